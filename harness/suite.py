@@ -1,0 +1,229 @@
+"""Suite files: one declarative TOML per paper table (suites/<suite_id>.toml), validated with pydantic.
+
+A suite is data, not code: the paper's cells with their printed strings and notes, the entries (rows)
+and how each is obtained, the metric profile and tolerances.  ``load_suite`` turns every problem into a
+``SuiteError`` that names the file, the field (and line where TOML reports one) and what is expected.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from harness.profile import PROFILES, MetricProfile, resolve_profile
+
+SUITES_DIR = Path(__file__).resolve().parent.parent / "suites"
+
+# Metric names of the results contract (contract.md); a suite may add its own under [metrics].
+KNOWN_METRICS = {
+    "psnr_y", "ssim_y", "psnr_rgb", "ssim_rgb", "lpips",
+    "params", "params_nobias", "flops", "multadds", "convs",
+    "throughput", "infer_time", "train_time",
+    "uae1", "uae2", "uae3", "uae4", "uae5", "uae6", "uae_k", "uae_n", "uae_l", "uae_f",
+}
+KINDS = ("complexity", "metrics", "throughput", "uae", "training-time")
+Obtain = Literal["compute", "load", "train", "paper-only"]
+
+
+class SuiteError(ValueError):
+    """A suite file is malformed: the message names the file, the field and the fix."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class PaperCell(_Strict):
+    """One number as the paper prints it."""
+
+    metric: str
+    value: float | None  # None for a printed "-" (the paper has no number there)
+    printed: str  # the exact string in the paper, e.g. "31.92/0.8903" or "412K"
+    dataset: str | None = None
+    scale: int | None = None  # defaults to the entry's scale
+    note: str = ""
+    tolerance: float | str | None = None  # overrides the suite's tolerance for this cell
+
+    @model_validator(mode="before")
+    @classmethod
+    def _value_required(cls, data: Any) -> Any:
+        # A missing value is an error (not a silent null): "-" cells must say value = nan or omit with printed "-".
+        if isinstance(data, dict) and "value" not in data:
+            if str(data.get("printed", "")).strip() in {"-", "–", "—"}:
+                data = {**data, "value": None}
+            else:
+                raise ValueError("paper cell needs 'value' (a number) next to 'printed'")
+        return data
+
+
+class Train(_Strict):
+    """How a `train` entry is trained; presets live in harness/budgets (paper / short / smoke)."""
+
+    recipe: str = "default"
+    dataset: str = "T91"
+    notes: str = ""
+
+
+class Entry(_Strict):
+    id: str
+    row: str  # the row label exactly as printed
+    model: str | None = None  # zoo model name (harness.models) or "bicubic"; None only for paper-only
+    obtain: Obtain
+    scale: int | None = None
+    weights: str | None = None  # for obtain = "load": "zoo" (the registry's checkpoint) or a file under weights dir
+    train: Train | None = None
+    reason: str = ""  # for paper-only (why it cannot be measured here), or any note on the entry
+    kwargs: dict[str, Any] = Field(default_factory=dict)  # constructor arguments (channels = 64, ...)
+    measure: list[str] = Field(default_factory=list)  # extra kinds/metrics to measure beyond printed cells
+    datasets: list[str] = Field(default_factory=list)  # extra datasets to evaluate beyond printed cells
+    paper: list[PaperCell] = Field(default_factory=list)
+    notes: list[str] = Field(default_factory=list)
+
+    @field_validator("id")
+    @classmethod
+    def _id_slug(cls, v: str) -> str:
+        if not re.fullmatch(r"[a-z0-9_][a-z0-9_\-]*", v):
+            raise ValueError("entry id must be lower-case letters, digits, '_' or '-'")
+        return v
+
+    @model_validator(mode="after")
+    def _obtain_fields(self) -> "Entry":
+        if self.obtain == "paper-only" and not self.reason:
+            raise ValueError("a paper-only entry needs 'reason' (why the harness cannot measure it)")
+        if self.obtain != "paper-only" and not self.model:
+            raise ValueError(f"obtain = {self.obtain!r} needs 'model' (a zoo model name)")
+        if self.obtain == "load" and not self.weights:
+            raise ValueError("obtain = 'load' needs 'weights' (\"zoo\" or a path under the weights dir)")
+        if self.obtain == "train" and self.train is None:
+            raise ValueError("obtain = 'train' needs a [entries.train] table (recipe, dataset)")
+        for c in self.paper:
+            if c.scale is None:
+                c.scale = self.scale
+        return self
+
+
+class Column(_Strict):
+    metric: str
+    label: str = ""
+    dataset: str | None = None
+    group: str = ""  # column group shown above the label (e.g. "Set5")
+
+
+class ProfileDecl(_Strict):
+    name: str = "basicsr"
+    reason: str = ""  # why this profile is the paper's (cite the paper or convention)
+    overrides: dict[str, Any] = Field(default_factory=dict)
+
+
+class Suite(_Strict):
+    id: str
+    paper: str  # citation
+    paper_file: str = ""  # file under ../shared/papers
+    table: str
+    caption: str = ""
+    section: str = ""
+    profile: ProfileDecl = Field(default_factory=ProfileDecl)
+    tolerances: dict[str, float | str] = Field(default_factory=dict)  # metric -> abs, "N%" or "printed"
+    metrics: dict[str, str] = Field(default_factory=dict)  # suite-specific metric names -> description
+    columns: list[Column] = Field(default_factory=list)
+    ambiguities: list[str] = Field(default_factory=list)  # transcription notes for the whole table
+    entries: list[Entry]
+    path: Path | None = Field(default=None, exclude=True)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "Suite":
+        known = KNOWN_METRICS | set(self.metrics)
+        seen: set[str] = set()
+        for e in self.entries:
+            if e.id in seen:
+                raise ValueError(f"entry id {e.id!r} appears twice")
+            seen.add(e.id)
+            for c in e.paper:
+                if c.metric not in known:
+                    raise ValueError(
+                        f"entry {e.id!r}: unknown metric {c.metric!r}; known: {', '.join(sorted(known))} "
+                        "(declare suite-specific ones under [metrics])"
+                    )
+        for m in self.tolerances:
+            if m not in known:
+                raise ValueError(f"[tolerances]: unknown metric {m!r}")
+        if self.profile.name not in PROFILES:
+            raise ValueError(f"[profile] name {self.profile.name!r} unknown; known: {', '.join(PROFILES)}")
+        return self
+
+    @property
+    def metric_profile(self) -> MetricProfile:
+        return resolve_profile(self.profile.name, self.profile.overrides)
+
+    def entry(self, entry_id: str) -> Entry:
+        for e in self.entries:
+            if e.id == entry_id:
+                return e
+        raise KeyError(f"suite {self.id!r} has no entry {entry_id!r}; entries: {', '.join(e.id for e in self.entries)}")
+
+
+def _loc(err: dict, raw: dict) -> str:
+    """Render a pydantic error location with entry ids instead of bare indices where possible."""
+    parts: list[str] = []
+    node: Any = raw
+    for p in err["loc"]:
+        if isinstance(p, int) and isinstance(node, list) and p < len(node):
+            item = node[p]
+            label = item.get("id") if isinstance(item, dict) else None
+            parts[-1] = f"{parts[-1]}[{p}]" + (f" (id={label!r})" if label else "")
+            node = item
+        else:
+            parts.append(str(p))
+            node = node.get(p) if isinstance(node, dict) else None
+    return ".".join(parts) or "(top level)"
+
+
+def load_suite(path_or_id: str | Path, *, check_models: bool = True) -> Suite:
+    """Load and validate a suite file by path or by id (suites/<id>.toml)."""
+    path = Path(path_or_id)
+    if not path.suffix:
+        path = SUITES_DIR / f"{path_or_id}.toml"
+    if not path.exists():
+        known = ", ".join(sorted(p.stem for p in SUITES_DIR.glob("*.toml")))
+        raise SuiteError(f"{path}: no such suite file; known suites: {known}")
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise SuiteError(f"{path}: invalid TOML: {exc} — fix the syntax at that line") from None
+    try:
+        suite = Suite.model_validate(raw)
+    except ValidationError as exc:
+        lines = [f"{path}: invalid suite file:"]
+        for err in exc.errors():
+            lines.append(f"  field {_loc(err, raw)}: {err['msg']} (got {err.get('input')!r:.80})")
+        raise SuiteError("\n".join(lines)) from None
+    if suite.id != path.stem:
+        raise SuiteError(f"{path}: field id = {suite.id!r} must equal the file name {path.stem!r}")
+    suite.path = path
+    if check_models:
+        _check_models(suite, path)
+    return suite
+
+
+def _check_models(suite: Suite, path: Path) -> None:
+    from harness.models import get_spec, UnknownModelError
+
+    for i, e in enumerate(suite.entries):
+        if e.model is None or e.model == "bicubic":
+            continue
+        try:
+            spec = get_spec(e.model)
+        except UnknownModelError as exc:
+            raise SuiteError(f"{path}: field entries[{i}] (id={e.id!r}).model: {exc}") from None
+        if e.scale is not None and e.scale not in spec.scales:
+            raise SuiteError(
+                f"{path}: field entries[{i}] (id={e.id!r}).scale: model {e.model!r} supports {spec.scales}, not {e.scale}"
+            )
+
+
+def list_suite_ids() -> list[str]:
+    return sorted(p.stem for p in SUITES_DIR.glob("*.toml"))
