@@ -1,4 +1,7 @@
-"""The model zoo. Importing this package registers every model file with the registry."""
+"""The model zoo. Importing this package imports every module in it, and each registers its models."""
+
+import importlib
+import pkgutil
 
 from harness.models.registry import (  # noqa: F401
     Checkpoint,
@@ -10,5 +13,6 @@ from harness.models.registry import (  # noqa: F401
     register_model,
 )
 
-# Model files register themselves on import; add new ones here.
-from harness.models import crb  # noqa: F401,E402
+for _info in pkgutil.iter_modules(__path__):
+    if _info.name != "registry" and not _info.name.startswith("_"):
+        importlib.import_module(f"{__name__}.{_info.name}")
