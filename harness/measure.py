@@ -37,6 +37,7 @@ class MeasureContext:
     budget: str = "smoke"
     provenance: dict[str, Any] = field(default_factory=dict)  # kinds add data/weights checksums here
     progress: Callable[[str], None] = lambda msg: None
+    cache: dict[Any, Any] = field(default_factory=dict)  # per-run memo (obtained models, datasets...)
 
     def paper_cells(self, entry: Entry, metrics: set[str] | None = None):
         return [c for c in entry.paper if metrics is None or c.metric in metrics]

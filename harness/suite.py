@@ -71,7 +71,9 @@ class Train(_Strict):
 class Entry(_Strict):
     id: str
     row: str  # the row label exactly as printed
-    model: str | None = None  # zoo model name (harness.models) or "bicubic"; None only for paper-only
+    # zoo model name (harness.models) or "bicubic"; None for paper-only entries and for "compute" entries
+    # computed from the paper's own printed values alone (e.g. a UAE row of a module not implemented here)
+    model: str | None = None
     obtain: Obtain
     scale: int | None = None
     weights: str | None = None  # for obtain = "load": "zoo" (the registry's checkpoint) or a file under weights dir
@@ -94,7 +96,7 @@ class Entry(_Strict):
     def _obtain_fields(self) -> "Entry":
         if self.obtain == "paper-only" and not self.reason:
             raise ValueError("a paper-only entry needs 'reason' (why the harness cannot measure it)")
-        if self.obtain != "paper-only" and not self.model:
+        if self.obtain in ("load", "train") and not self.model:
             raise ValueError(f"obtain = {self.obtain!r} needs 'model' (a zoo model name)")
         if self.obtain == "load" and not self.weights:
             raise ValueError("obtain = 'load' needs 'weights' (\"zoo\" or a path under the weights dir)")

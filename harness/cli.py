@@ -1,0 +1,213 @@
+"""Command line (contract.md): list, show, reproduce, report, plot, drift, baseline, datasets."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from harness.results import RESULTS_DIR, paper_cells
+from harness.suite import KINDS, SuiteError, list_suite_ids, load_suite
+
+REPORTS_DIR = Path(__file__).resolve().parent.parent / "reports"
+BASELINE_DIR = RESULTS_DIR / "baselines"
+
+
+def _csv(value: str) -> set[str]:
+    return {v.strip() for v in value.split(",") if v.strip()}
+
+
+def _kinds(value: str) -> set[str]:
+    kinds = _csv(value)
+    bad = kinds - set(KINDS)
+    if bad:
+        raise argparse.ArgumentTypeError(f"unknown kind(s) {sorted(bad)}; choose from {', '.join(KINDS)}")
+    return kinds
+
+
+def _default_device() -> str:
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def cmd_list(args) -> int:
+    from harness.runner import kinds_for
+
+    for sid in list_suite_ids():
+        suite = load_suite(sid)
+        print(f"{sid:16s} {suite.table:10s} {len(suite.entries):3d} entries  {suite.paper[:70]}")
+        if args.verbose:
+            for e in suite.entries:
+                what = e.obtain + (f" {e.model}" if e.model else "") + (f" x{e.scale}" if e.scale else "")
+                print(f"    {e.id:24s} {what:28s} kinds: {','.join(kinds_for(e, suite)) or '-'}")
+    try:
+        from harness.datasets import datasets_table
+
+        print("\ndatasets:")
+        for row in datasets_table(None):
+            print(f"  {row['name']:12s} {row['status']}")
+    except ImportError:
+        pass
+    return 0
+
+
+def cmd_show(args) -> int:
+    suite = load_suite(args.suite)
+    cells = paper_cells(suite)
+    if args.json:
+        doc = {"suite": suite.id, "paper": suite.paper, "table": suite.table, "caption": suite.caption,
+               "metric_profile": suite.metric_profile.record(), "cells": cells}
+        print(json.dumps(doc, indent=1, ensure_ascii=False))
+        return 0
+    print(f"{suite.paper}\n{suite.table}: {suite.caption}\n")
+    for c in cells:
+        where = " ".join(str(x) for x in (c["dataset"], f"x{c['scale']}" if c["scale"] else None) if x)
+        print(f"  {c['row']:28s} {where:14s} {c['metric']:10s} {c['paper_printed']}")
+    for a in suite.ambiguities:
+        print(f"  note: {a}")
+    return 0
+
+
+def cmd_reproduce(args) -> int:
+    from harness.runner import RunOptions, run_suite, status_counts
+
+    suites = [load_suite(s) for s in (args.suites or list_suite_ids())]
+    opts = RunOptions(budget=args.budget, only=args.only or set(KINDS), entries=args.entries,
+                      data_dir=args.data_dir, weights_dir=args.weights_dir,
+                      device=args.device or _default_device(), results_dir=args.results_dir)
+    if opts.data_dir is None or opts.weights_dir is None:
+        _resolve_dirs(opts)
+    for suite in suites:
+        if args.entries and not args.suites:
+            opts.entries = {e.id for e in suite.entries} & args.entries
+        doc = run_suite(suite, opts)
+        counts = status_counts(doc["cells"])
+        print(f"{suite.id}: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
+    return 0
+
+
+def _resolve_dirs(opts) -> None:
+    """Fill data/weights dirs from $SRBENCH_DATA_DIR / $SRBENCH_WEIGHTS_DIR / the per-user cache."""
+    try:
+        from harness.datasets import resolve_data_dir
+
+        opts.data_dir = resolve_data_dir(opts.data_dir)
+    except ImportError:
+        pass
+    try:
+        from harness.weights import resolve_weights_dir
+
+        opts.weights_dir = resolve_weights_dir(opts.weights_dir)
+    except ImportError:
+        pass
+
+
+def cmd_report(args) -> int:
+    from harness.report import render_reports
+
+    pages = render_reports(args.suites or None, args.results_dir, args.out)
+    print(f"wrote {len(pages)} page(s) to {args.out}; open {Path(args.out) / 'index.html'}")
+    return 0
+
+
+def cmd_plot(args) -> int:
+    from harness.plots import plot_suite
+
+    paths = plot_suite(args.suite, args.results_dir, args.out, x=args.x, dataset=args.dataset, scale=args.scale)
+    for p in paths:
+        print(p)
+    return 0
+
+
+def cmd_drift(args) -> int:
+    from harness.drift import main_drift
+
+    return main_drift(args)
+
+
+def cmd_baseline(args) -> int:
+    from harness.drift import main_baseline
+
+    return main_baseline(args)
+
+
+def cmd_datasets(args) -> int:
+    from harness import datasets
+
+    if args.action == "fetch":
+        for name in args.names:
+            datasets.fetch(name, datasets.resolve_data_dir(args.data_dir))
+        return 0
+    for row in datasets.datasets_table(args.data_dir):
+        print(f"{row['name']:12s} {row['status']:10s} {row.get('detail', '')}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m harness", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("list", help="suites, entries, what can run here")
+    s.add_argument("-v", "--verbose", action="store_true")
+    s.set_defaults(func=cmd_list)
+
+    s = sub.add_parser("show", help="the paper's cells as transcribed (no measuring)")
+    s.add_argument("suite")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_show)
+
+    s = sub.add_parser("reproduce", help="measure suites (all that exist when none is named)")
+    s.add_argument("suites", nargs="*")
+    s.add_argument("--budget", choices=("smoke", "short", "paper"), default="smoke")
+    s.add_argument("--only", type=_kinds, default=None, help=f"kinds: {','.join(KINDS)}")
+    s.add_argument("--entries", type=_csv, default=None)
+    s.add_argument("--data-dir", type=Path, default=None)
+    s.add_argument("--weights-dir", type=Path, default=None)
+    s.add_argument("--device", choices=("cpu", "cuda"), default=None)
+    s.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
+    s.set_defaults(func=cmd_reproduce)
+
+    s = sub.add_parser("report", help="render HTML reports")
+    s.add_argument("suites", nargs="*")
+    s.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
+    s.add_argument("--out", type=Path, default=REPORTS_DIR)
+    s.set_defaults(func=cmd_report)
+
+    s = sub.add_parser("plot", help="efficiency trade-off charts of one suite")
+    s.add_argument("suite")
+    s.add_argument("--x", choices=("params", "multadds", "throughput"), default="params")
+    s.add_argument("--dataset", default=None)
+    s.add_argument("--scale", type=int, default=None)
+    s.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
+    s.add_argument("--out", type=Path, default=REPORTS_DIR)
+    s.set_defaults(func=cmd_plot)
+
+    s = sub.add_parser("drift", help="re-measured cells vs committed baselines; exit 1 on drift")
+    s.add_argument("--baseline", type=Path, default=BASELINE_DIR)
+    s.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
+    s.set_defaults(func=cmd_drift)
+
+    s = sub.add_parser("baseline", help="update committed drift baselines (records why)")
+    s.add_argument("suites", nargs="*")
+    s.add_argument("--reason", required=True, help="why the baseline changes (recorded in the file)")
+    s.add_argument("--baseline", type=Path, default=BASELINE_DIR)
+    s.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
+    s.set_defaults(func=cmd_baseline)
+
+    s = sub.add_parser("datasets", help="list datasets present/verified, or fetch one")
+    s.add_argument("action", nargs="?", choices=("list", "fetch"), default="list")
+    s.add_argument("names", nargs="*")
+    s.add_argument("--data-dir", type=Path, default=None)
+    s.set_defaults(func=cmd_datasets)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (SuiteError, KeyError, ValueError, FileNotFoundError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
