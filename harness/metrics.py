@@ -1,0 +1,191 @@
+"""Full-reference metrics with every knob taken from a ``MetricProfile`` (conventions.md §1–2).
+
+Pure numpy functions.  Pixel values inside this module are on the 0–255 scale: uint8 arrays, or float
+arrays produced by ``quantize`` (which maps a model's float [0, 1] output to 0–255 per the profile).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Iterable, Mapping
+
+import numpy as np
+from skimage.metrics import structural_similarity
+
+from harness.profile import MetricProfile
+
+__all__ = [
+    "ALL_METRICS", "rgb_to_y", "quantize", "shave", "psnr", "ssim", "lpips_distance", "score_pair", "aggregate",
+]
+
+ALL_METRICS = frozenset({"psnr_y", "ssim_y", "psnr_rgb", "ssim_rgb", "lpips"})
+
+# ITU-R BT.601 luma as MATLAB rgb2ycbcr: Y = 16 + 65.481 R + 128.553 G + 24.966 B, R,G,B in [0, 1]
+# (conventions.md §1, "colour").  On the 0–255 scale the coefficients are divided by 255.
+_Y_COEFFS = np.array([65.481, 128.553, 24.966]) / 255.0
+
+
+def rgb_to_y(img: np.ndarray, rounding: str = "float") -> np.ndarray:
+    """Y (16–235 range, float64) of an H×W×3 RGB image given as uint8 or float on the 0–255 scale.
+
+    ``rounding='float'`` keeps Y as float (BasicSR/RCAN); ``'round'`` rounds it to integers like MATLAB's
+    uint8 ``rgb2ycbcr`` (SelfExSR script, VDSR-era tables).
+    """
+    a = np.asarray(img, dtype=np.float64)
+    if a.ndim != 3 or a.shape[2] != 3:
+        raise ValueError(f"rgb_to_y: expected H×W×3 RGB, got shape {a.shape}")
+    y = 16.0 + a @ _Y_COEFFS
+    if rounding == "round":
+        return np.floor(y + 0.5)  # MATLAB rounds half away from zero (Y > 0 here)
+    if rounding != "float":
+        raise ValueError(f"rgb_to_y: rounding must be 'float' or 'round', got {rounding!r}")
+    return y
+
+
+def quantize(sr: np.ndarray, mode: str = "round") -> np.ndarray:
+    """A model's float output in [0, 1] → values on the 0–255 scale, as the profile's ``quantize`` says.
+
+    ``round``: clamp then round to integers (BasicSR ``tensor2img``); ``truncate``: clamp then floor (CARN's
+    ``.byte()``); ``none``: clamp only (float scoring, ECBSR).  uint8 input is already quantised.
+    """
+    if np.asarray(sr).dtype == np.uint8:
+        return np.asarray(sr, dtype=np.float64)
+    x = np.clip(np.asarray(sr, dtype=np.float64), 0.0, 1.0) * 255.0
+    if mode == "round":
+        return np.floor(x + 0.5)
+    if mode == "truncate":
+        return np.floor(x)
+    if mode == "none":
+        return x
+    raise ValueError(f"quantize: mode must be 'round', 'truncate' or 'none', got {mode!r}")
+
+
+def to_uint8(sr: np.ndarray, mode: str = "round") -> np.ndarray:
+    """``quantize`` to an image that can be saved: uint8 (for ``none`` the float is rounded for storage)."""
+    q = quantize(sr, "round" if mode == "none" else mode)
+    return q.astype(np.uint8)
+
+
+def shave(img: np.ndarray, border: int) -> np.ndarray:
+    """Remove ``border`` pixels on each side (conventions.md §1, "border shave")."""
+    if border <= 0:
+        return img
+    if img.shape[0] <= 2 * border or img.shape[1] <= 2 * border:
+        raise ValueError(f"image {img.shape[:2]} too small to shave {border} pixels per side")
+    return img[border:-border, border:-border, ...]
+
+
+def _mse(a: np.ndarray, b: np.ndarray) -> float:
+    d = np.asarray(a, dtype=np.float64) - np.asarray(b, dtype=np.float64)
+    return float(np.mean(d * d))
+
+
+def _psnr_from_mse(mse: float, data_range: float = 255.0) -> float:
+    return math.inf if mse == 0 else 10.0 * math.log10(data_range**2 / mse)
+
+
+def psnr(a: np.ndarray, b: np.ndarray, data_range: float = 255.0) -> float:
+    """PSNR in dB of two same-shaped arrays on the 0–255 scale (inf when identical)."""
+    if a.shape != b.shape:
+        raise ValueError(f"psnr: shapes differ: {a.shape} vs {b.shape}")
+    return _psnr_from_mse(_mse(a, b), data_range)
+
+
+def ssim(a: np.ndarray, b: np.ndarray, variant: str = "wang") -> float:
+    """SSIM of two images on the 0–255 scale; H×W×C inputs give the mean over channels (RGB SSIM).
+
+    ``wang``: Wang et al. ``ssim_index`` — 11×11 Gaussian σ = 1.5, K1 = 0.01, K2 = 0.03, L = 255, population
+    covariance, mean of the 'valid' map (skimage matches it to 4 decimals, conventions.md §1);
+    ``skimage-default``: skimage's 7×7 uniform window with sample covariance (reads 0.006–0.010 higher).
+    """
+    if a.shape != b.shape:
+        raise ValueError(f"ssim: shapes differ: {a.shape} vs {b.shape}")
+    if a.ndim == 3:
+        return float(np.mean([ssim(a[..., c], b[..., c], variant) for c in range(a.shape[2])]))
+    x, y = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    if variant == "wang":
+        return float(structural_similarity(
+            x, y, gaussian_weights=True, sigma=1.5, use_sample_covariance=False, data_range=255.0
+        ))
+    if variant == "skimage-default":
+        return float(structural_similarity(x, y, data_range=255.0))
+    raise ValueError(f"ssim: variant must be 'wang' or 'skimage-default', got {variant!r}")
+
+
+def lpips_distance(sr: np.ndarray, hr: np.ndarray, net: str = "alex", version: str = "0.1") -> float:
+    """LPIPS between two H×W×3 RGB images on the 0–255 scale, inputs mapped to [-1, 1] (conventions.md §2).
+
+    Raises ``harness.lpips_offline.LpipsUnavailable`` when the backbone weights cannot be found offline.
+    """
+    import torch
+
+    from harness.lpips_offline import get_lpips_model
+
+    model = get_lpips_model(net, version)
+
+    def tensor(img: np.ndarray) -> torch.Tensor:
+        t = torch.from_numpy(np.ascontiguousarray(img, dtype=np.float32)).permute(2, 0, 1)[None]
+        return t / 127.5 - 1.0
+
+    with torch.inference_mode():
+        return float(model(tensor(sr), tensor(hr)).item())
+
+
+def score_pair(
+    sr: np.ndarray,
+    hr: np.ndarray,
+    scale: int,
+    profile: MetricProfile,
+    metrics: Iterable[str] = ("psnr_y", "ssim_y"),
+) -> dict[str, float]:
+    """Score one SR image against its HR image per ``profile``.
+
+    ``sr``: H×W×3 float in [0, 1] (model output, quantised here per ``profile.quantize``) or uint8;
+    ``hr``: H×W×3 uint8, already cropped to a multiple of the scale.  Returns the requested metrics plus
+    ``mse_y`` / ``mse_rgb`` (after shaving, for pooled-MSE aggregation) when the matching PSNR is requested.
+    """
+    wanted = set(metrics)
+    unknown = wanted - ALL_METRICS
+    if unknown:
+        raise ValueError(f"score_pair: unknown metrics {sorted(unknown)}; known: {sorted(ALL_METRICS)}")
+    if sr.shape != hr.shape:
+        raise ValueError(f"score_pair: SR {sr.shape} and HR {hr.shape} differ in shape")
+    sr255 = quantize(sr, profile.quantize)
+    hr255 = np.asarray(hr, dtype=np.float64)
+    border = profile.shave_for(scale)
+    out: dict[str, float] = {}
+    if wanted & {"psnr_y", "ssim_y"}:
+        ys = shave(rgb_to_y(sr255, profile.y_rounding), border)
+        yh = shave(rgb_to_y(hr255, profile.y_rounding), border)
+        if "psnr_y" in wanted:
+            out["mse_y"] = _mse(ys, yh)
+            out["psnr_y"] = _psnr_from_mse(out["mse_y"])
+        if "ssim_y" in wanted:
+            out["ssim_y"] = ssim(ys, yh, profile.ssim)
+    if wanted & {"psnr_rgb", "ssim_rgb"}:
+        rs, rh = shave(sr255, border), shave(hr255, border)
+        if "psnr_rgb" in wanted:
+            out["mse_rgb"] = _mse(rs, rh)
+            out["psnr_rgb"] = _psnr_from_mse(out["mse_rgb"])
+        if "ssim_rgb" in wanted:
+            out["ssim_rgb"] = ssim(rs, rh, profile.ssim)
+    if "lpips" in wanted:
+        b = scale if profile.lpips_shave == "scale" else 0
+        out["lpips"] = lpips_distance(shave(sr255, b), shave(hr255, b), profile.lpips_net, profile.lpips_version)
+    return out
+
+
+def aggregate(per_image: Iterable[Mapping[str, float]], metric: str, profile: MetricProfile) -> float:
+    """Dataset value of ``metric`` from per-image ``score_pair`` dicts (conventions.md §1, "aggregation").
+
+    ``mean``: mean of per-image values.  ``pooled-mse``: PSNR of the mean of per-image MSEs (PSNR metrics
+    only; SSIM and LPIPS stay means).  Choice: every image weighs the same (mean of per-image MSE, not
+    of all pixels), like the per-image mean it replaces; conventions.md does not pin this down.
+    """
+    rows = list(per_image)
+    if not rows:
+        raise ValueError("aggregate: no images")
+    if profile.aggregation == "pooled-mse" and metric.startswith("psnr_"):
+        key = "mse_" + metric.split("_", 1)[1]
+        return _psnr_from_mse(float(np.mean([r[key] for r in rows])))
+    return float(np.mean([r[metric] for r in rows]))

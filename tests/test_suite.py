@@ -1,0 +1,119 @@
+"""Suite files: the real ones load; malformed ones fail with a message naming file and field."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from harness.suite import SuiteError, list_suite_ids, load_suite
+
+GOOD = """
+id = "{id}"
+paper = "A. Author, A Paper"
+table = "Table 1"
+
+[[entries]]
+id = "rb"
+row = "RB"
+model = "rb"
+obtain = "compute"
+paper = [ {{ metric = "uae_n", value = 73856, printed = "73,856" }} ]
+"""
+
+
+def write(tmp_path: Path, body: str, name: str = "t_suite") -> Path:
+    p = tmp_path / f"{name}.toml"
+    p.write_text(textwrap.dedent(body).format(id=name) if "{id}" in body else textwrap.dedent(body))
+    return p
+
+
+@pytest.mark.parametrize("suite_id", list_suite_ids())
+def test_every_suite_file_loads(suite_id):
+    suite = load_suite(suite_id)
+    assert suite.entries, f"{suite_id} has no entries"
+    for e in suite.entries:
+        for c in e.paper:
+            assert c.printed.strip(), f"{suite_id}/{e.id}/{c.metric}: empty printed string"
+
+
+def test_good_suite_loads(tmp_path):
+    suite = load_suite(write(tmp_path, GOOD))
+    assert suite.entry("rb").paper[0].value == 73856
+
+
+def test_bad_toml_names_file_and_line(tmp_path):
+    p = write(tmp_path, GOOD.replace('table = "Table 1"', 'table = "Table 1'))
+    with pytest.raises(SuiteError, match=r"t_suite\.toml: invalid TOML.*line"):
+        load_suite(p)
+
+
+def test_unknown_field_is_named(tmp_path):
+    p = write(tmp_path, GOOD.replace('obtain = "compute"', 'obtain = "compute"\ncolour = "blue"'))
+    with pytest.raises(SuiteError, match=r"(?s)t_suite\.toml.*entries\[0\] \(id='rb'\)\.colour.*Extra inputs"):
+        load_suite(p)
+
+
+def test_missing_paper_value_is_named(tmp_path):
+    p = write(tmp_path, GOOD.replace('value = 73856, ', ''))
+    with pytest.raises(SuiteError, match=r"entries\[0\] \(id='rb'\)\.paper\[0\].*needs 'value'"):
+        load_suite(p)
+
+
+def test_paper_value_of_wrong_type_is_named(tmp_path):
+    p = write(tmp_path, GOOD.replace('value = 73856', 'value = "seventy"'))
+    with pytest.raises(SuiteError, match=r"paper\[0\]\.value"):
+        load_suite(p)
+
+
+def test_printed_dash_means_no_value(tmp_path):
+    p = write(tmp_path, GOOD.replace('value = 73856, printed = "73,856"', 'printed = "-"'))
+    assert load_suite(p).entry("rb").paper[0].value is None
+
+
+def test_unknown_model_is_named(tmp_path):
+    p = write(tmp_path, GOOD.replace('model = "rb"', 'model = "no_such_net"'))
+    with pytest.raises(SuiteError, match=r"entries\[0\] \(id='rb'\)\.model: unknown model 'no_such_net'; known models:"):
+        load_suite(p)
+
+
+def test_unknown_metric_is_named(tmp_path):
+    p = write(tmp_path, GOOD.replace('metric = "uae_n"', 'metric = "psnr_z"'))
+    with pytest.raises(SuiteError, match=r"unknown metric 'psnr_z'"):
+        load_suite(p)
+
+
+def test_paper_only_needs_reason(tmp_path):
+    p = write(tmp_path, GOOD.replace('obtain = "compute"', 'obtain = "paper-only"'))
+    with pytest.raises(SuiteError, match=r"entries\[0\].*paper-only entry needs 'reason'"):
+        load_suite(p)
+
+
+def test_load_needs_weights(tmp_path):
+    p = write(tmp_path, GOOD.replace('obtain = "compute"', 'obtain = "load"'))
+    with pytest.raises(SuiteError, match=r"needs 'weights'"):
+        load_suite(p)
+
+
+def test_id_must_match_file_name(tmp_path):
+    p = write(tmp_path, GOOD.format(id="other_name"), name="t_suite")
+    with pytest.raises(SuiteError, match=r"field id = 'other_name' must equal the file name 't_suite'"):
+        load_suite(p)
+
+
+def test_duplicate_entry_ids(tmp_path):
+    body = GOOD + GOOD[GOOD.index("[[entries]]"):]
+    with pytest.raises(SuiteError, match=r"entry id 'rb' appears twice"):
+        load_suite(write(tmp_path, body))
+
+
+def test_unknown_profile(tmp_path):
+    p = write(tmp_path, GOOD + '\n[profile]\nname = "nonesuch"\n')
+    with pytest.raises(SuiteError, match=r"profile.*nonesuch"):
+        load_suite(p)
+
+
+def test_unknown_suite_id_lists_known():
+    with pytest.raises(SuiteError, match=r"no such suite file; known suites: .*uae_table2"):
+        load_suite("no_such_suite")
