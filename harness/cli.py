@@ -75,6 +75,7 @@ def cmd_reproduce(args) -> int:
 
     suites = [load_suite(s) for s in (args.suites or list_suite_ids())]
     opts = RunOptions(budget=args.budget, only=args.only or set(KINDS), entries=args.entries,
+                      datasets=args.datasets,
                       data_dir=args.data_dir, weights_dir=args.weights_dir,
                       device=args.device or _default_device(), results_dir=args.results_dir)
     if opts.data_dir is None or opts.weights_dir is None:
@@ -107,8 +108,10 @@ def _resolve_dirs(opts) -> None:
 def cmd_report(args) -> int:
     from harness.report import render_reports
 
-    pages = render_reports(args.suites or None, args.results_dir, args.out)
-    print(f"wrote {len(pages)} page(s) to {args.out}; open {Path(args.out) / 'index.html'}")
+    paths = render_reports(args.suites or None, args.results_dir, args.out)
+    pages = [p for p in paths if p.suffix == ".html"]
+    print(f"wrote {len(pages)} page(s) and {len(paths) - len(pages)} chart file(s) to {args.out}; "
+          f"open {Path(args.out) / 'index.html'}")
     return 0
 
 
@@ -124,6 +127,13 @@ def cmd_plot(args) -> int:
 def cmd_drift(args) -> int:
     from harness.drift import main_drift
 
+    if args.remeasure:
+        from harness.runner import RunOptions, remeasure_baselines
+
+        base = RunOptions(data_dir=args.data_dir, weights_dir=args.weights_dir, device="cpu")
+        _resolve_dirs(base)
+        args.results_dir.mkdir(parents=True, exist_ok=True)
+        remeasure_baselines(args.baseline, args.results_dir, base)
     return main_drift(args)
 
 
@@ -163,6 +173,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--budget", choices=("smoke", "short", "paper"), default="smoke")
     s.add_argument("--only", type=_kinds, default=None, help=f"kinds: {','.join(KINDS)}")
     s.add_argument("--entries", type=_csv, default=None)
+    s.add_argument("--datasets", type=_csv, default=None, help="restrict image metrics to these datasets")
     s.add_argument("--data-dir", type=Path, default=None)
     s.add_argument("--weights-dir", type=Path, default=None)
     s.add_argument("--device", choices=("cpu", "cuda"), default=None)
@@ -187,11 +198,18 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("drift", help="re-measured cells vs committed baselines; exit 1 on drift")
     s.add_argument("--baseline", type=Path, default=BASELINE_DIR)
     s.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
+    s.add_argument("--remeasure", action="store_true",
+                   help="first re-measure the baselines' cells into --results-dir (use a scratch dir)")
+    s.add_argument("--only-failures", action="store_true", help="print only the cells that drifted")
+    s.add_argument("--data-dir", type=Path, default=None)
+    s.add_argument("--weights-dir", type=Path, default=None)
     s.set_defaults(func=cmd_drift)
 
     s = sub.add_parser("baseline", help="update committed drift baselines (records why)")
     s.add_argument("suites", nargs="*")
     s.add_argument("--reason", required=True, help="why the baseline changes (recorded in the file)")
+    s.add_argument("--subset", default=None,
+                   help='cells to keep, e.g. "metric=psnr_y,params;dataset=Set5,-;scale=4" (- = no dataset)')
     s.add_argument("--baseline", type=Path, default=BASELINE_DIR)
     s.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
     s.set_defaults(func=cmd_baseline)

@@ -25,14 +25,14 @@ compares against (IKC, DANv1/v2, DCLS numbers).  What we implement and what the 
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 from scipy import ndimage
 
 from harness.imresize import imresize
 
-__all__ = ["DEGRADATIONS", "degrade", "mod_crop", "gaussian_kernel", "gaussian8_sigmas"]
+__all__ = ["DEGRADATIONS", "degrade", "gaussian8_sigmas", "gaussian_kernel", "mod_crop"]
 
 # STEA §III-B test ranges of the kernel width per scale (see module docstring on "variance" vs σ).
 GAUSSIAN8_RANGES: dict[int, tuple[float, float]] = {2: (0.80, 1.60), 3: (1.35, 2.40), 4: (1.80, 3.20)}

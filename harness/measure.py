@@ -38,6 +38,10 @@ class MeasureContext:
     provenance: dict[str, Any] = field(default_factory=dict)  # kinds add data/weights checksums here
     progress: Callable[[str], None] = lambda msg: None
     cache: dict[Any, Any] = field(default_factory=dict)  # per-run memo (obtained models, datasets...)
+    datasets: set[str] | None = None  # restrict image metrics to these datasets (None: all the entry needs)
+
+    def wants_dataset(self, name: str) -> bool:
+        return self.datasets is None or name in self.datasets
 
     def paper_cells(self, entry: Entry, metrics: set[str] | None = None):
         return [c for c in entry.paper if metrics is None or c.metric in metrics]

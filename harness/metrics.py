@@ -7,7 +7,7 @@ arrays produced by ``quantize`` (which maps a model's float [0, 1] output to 0�
 from __future__ import annotations
 
 import math
-from typing import Iterable, Mapping
+from collections.abc import Iterable, Mapping
 
 import numpy as np
 from skimage.metrics import structural_similarity
@@ -15,14 +15,37 @@ from skimage.metrics import structural_similarity
 from harness.profile import MetricProfile
 
 __all__ = [
-    "ALL_METRICS", "rgb_to_y", "quantize", "shave", "psnr", "ssim", "lpips_distance", "score_pair", "aggregate",
+    "ALL_METRICS",
+    "aggregate",
+    "lpips_distance",
+    "luma",
+    "psnr",
+    "quantize",
+    "rgb_to_y",
+    "rgb_to_ycbcr",
+    "score_pair",
+    "shave",
+    "ssim",
+    "ycbcr_to_rgb",
 ]
 
 ALL_METRICS = frozenset({"psnr_y", "ssim_y", "psnr_rgb", "ssim_rgb", "lpips"})
 
-# ITU-R BT.601 luma as MATLAB rgb2ycbcr: Y = 16 + 65.481 R + 128.553 G + 24.966 B, R,G,B in [0, 1]
-# (conventions.md §1, "colour").  On the 0–255 scale the coefficients are divided by 255.
-_Y_COEFFS = np.array([65.481, 128.553, 24.966]) / 255.0
+# ITU-R BT.601 as MATLAB rgb2ycbcr (conventions.md §1, "colour"), R,G,B in [0, 1]:
+# Y = 16 + 65.481 R + 128.553 G + 24.966 B; rows Y, Cb, Cr with offsets 16, 128, 128.
+_YCBCR = np.array([[65.481, 128.553, 24.966], [-37.797, -74.203, 112.0], [112.0, -93.786, -18.214]])
+_YCBCR_OFFSET = np.array([16.0, 128.0, 128.0])
+_Y_COEFFS = _YCBCR[0] / 255.0  # for R,G,B on the 0–255 scale
+
+
+def rgb_to_ycbcr(img: np.ndarray) -> np.ndarray:
+    """MATLAB ``rgb2ycbcr`` in float: H×W×3 RGB on the 0–255 scale → Y, Cb, Cr on the 0–255 scale."""
+    return np.asarray(img, dtype=np.float64) @ (_YCBCR.T / 255.0) + _YCBCR_OFFSET
+
+
+def ycbcr_to_rgb(img: np.ndarray) -> np.ndarray:
+    """Inverse of ``rgb_to_ycbcr`` (MATLAB ``ycbcr2rgb`` in float); RGB on the 0–255 scale, not clipped."""
+    return (np.asarray(img, dtype=np.float64) - _YCBCR_OFFSET) @ np.linalg.inv(_YCBCR.T / 255.0)
 
 
 def rgb_to_y(img: np.ndarray, rounding: str = "float") -> np.ndarray:
@@ -42,6 +65,22 @@ def rgb_to_y(img: np.ndarray, rounding: str = "float") -> np.ndarray:
     return y
 
 
+def luma(img: np.ndarray, rounding: str = "float", grey: bool = False) -> np.ndarray:
+    """The luma the Y metrics score: ``rgb_to_y`` for colour images; for grey images, the grey value itself.
+
+    MATLAB evaluation scripts convert with ``rgb2ycbcr`` only when ``size(im, 3) == 3``: an image stored with
+    one channel (Set14's ``bridge``) is its own Y, on the full 0–255 range.  That is what the published
+    bicubic Set14 rows use (scoring bridge's BT.601 Y instead reads +1.32 dB on that image, +0.09 dB on the
+    Set14 mean).  ``grey=True`` computes full-range BT.601 luma, 0.299 R + 0.587 G + 0.114 B (the Y
+    coefficients over 219), which is the grey value for a replicated grey image and still defined for a
+    colour SR output of a grey input.
+    """
+    if not grey:
+        return rgb_to_y(img, rounding)
+    y = (rgb_to_y(img) - 16.0) * (255.0 / 219.0)
+    return np.floor(y + 0.5) if rounding == "round" else y
+
+
 def quantize(sr: np.ndarray, mode: str = "round") -> np.ndarray:
     """A model's float output in [0, 1] → values on the 0–255 scale, as the profile's ``quantize`` says.
 
@@ -58,12 +97,6 @@ def quantize(sr: np.ndarray, mode: str = "round") -> np.ndarray:
     if mode == "none":
         return x
     raise ValueError(f"quantize: mode must be 'round', 'truncate' or 'none', got {mode!r}")
-
-
-def to_uint8(sr: np.ndarray, mode: str = "round") -> np.ndarray:
-    """``quantize`` to an image that can be saved: uint8 (for ``none`` the float is rounded for storage)."""
-    q = quantize(sr, "round" if mode == "none" else mode)
-    return q.astype(np.uint8)
 
 
 def shave(img: np.ndarray, border: int) -> np.ndarray:
@@ -137,11 +170,16 @@ def score_pair(
     scale: int,
     profile: MetricProfile,
     metrics: Iterable[str] = ("psnr_y", "ssim_y"),
+    sr_y: np.ndarray | None = None,
+    grey: bool = False,
 ) -> dict[str, float]:
     """Score one SR image against its HR image per ``profile``.
 
     ``sr``: H×W×3 float in [0, 1] (model output, quantised here per ``profile.quantize``) or uint8;
-    ``hr``: H×W×3 uint8, already cropped to a multiple of the scale.  Returns the requested metrics plus
+    ``hr``: H×W×3 uint8, already cropped to a multiple of the scale.  ``sr_y``: for luma-only models, their
+    own H×W output (Y/255, float): the Y metrics score it (quantised the same way) instead of the Y of the
+    rebuilt ``sr``, as the SRCNN/VDSR/FSRCNN evaluation scripts do.  ``grey``: the HR file has one channel
+    (see ``luma``).  Returns the requested metrics plus
     ``mse_y`` / ``mse_rgb`` (after shaving, for pooled-MSE aggregation) when the matching PSNR is requested.
     """
     wanted = set(metrics)
@@ -155,8 +193,11 @@ def score_pair(
     border = profile.shave_for(scale)
     out: dict[str, float] = {}
     if wanted & {"psnr_y", "ssim_y"}:
-        ys = shave(rgb_to_y(sr255, profile.y_rounding), border)
-        yh = shave(rgb_to_y(hr255, profile.y_rounding), border)
+        if sr_y is None:
+            ys = shave(luma(sr255, profile.y_rounding, grey), border)
+        else:
+            ys = shave(quantize(sr_y, profile.quantize), border)
+        yh = shave(luma(hr255, profile.y_rounding, grey), border)
         if "psnr_y" in wanted:
             out["mse_y"] = _mse(ys, yh)
             out["psnr_y"] = _psnr_from_mse(out["mse_y"])

@@ -56,6 +56,7 @@ class RunOptions:
     budget: str = "smoke"
     only: set[str] = field(default_factory=lambda: set(KINDS))
     entries: set[str] | None = None
+    datasets: set[str] | None = None
     data_dir: Path | None = None
     weights_dir: Path | None = None
     device: str = "cpu"
@@ -174,7 +175,8 @@ def run_suite(suite: Suite, opts: RunOptions, report: Callable[[str], None] = pr
     run_id = prov["created"]
     ctx = MeasureContext(suite=suite, profile=suite.metric_profile, data_dir=opts.data_dir,
                          weights_dir=opts.weights_dir, device=opts.device, budget=opts.budget,
-                         provenance=prov, progress=report if opts.progress else (lambda msg: None))
+                         provenance=prov, progress=report if opts.progress else (lambda msg: None),
+                         datasets=opts.datasets)
     selected = [e for e in suite.entries if opts.entries is None or e.id in opts.entries]
     if opts.entries:
         unknown = opts.entries - {e.id for e in suite.entries}
@@ -216,6 +218,10 @@ def run_suite(suite: Suite, opts: RunOptions, report: Callable[[str], None] = pr
         if c["entry"] in entry_ids:
             merged[cell_key(c)] = _rejudge(suite, c)
     for c in new:
+        prior = merged.get(cell_key(c))
+        # A cell skipped for this run's budget keeps an earlier measurement (e.g. a --budget paper run).
+        if c.get("extra", {}).get("budget_skip") and prior is not None and prior.get("measured") is not None:
+            continue
         merged[cell_key(c)] = c
 
     old_prov = old.get("provenance", {})
@@ -243,3 +249,35 @@ def status_counts(cells: list[dict]) -> dict[str, int]:
 
 def resolve_suites(ids: list[str] | None) -> list[Suite]:
     return [load_suite(s) for s in (ids or list_suite_ids())]
+
+
+def remeasure_baselines(baseline_dir: Path, results_dir: Path, base: RunOptions | None = None,
+                        report: Callable[[str], None] = print) -> list[str]:
+    """Re-measure exactly the cells that the committed drift baselines hold (the CI subset).
+
+    Each ``results/baselines/<suite>.json`` lists cells; the subset is their entries, the kinds of
+    their metrics and their datasets, so the baseline files alone define what CI re-measures.
+    """
+    import json
+
+    done = []
+    for path in sorted(Path(baseline_dir).glob("*.json")):
+        doc = json.loads(path.read_text(encoding="utf-8"))
+        suite = load_suite(doc["suite"])
+        cells = doc.get("cells", [])
+        kinds = {kind_of(c["metric"], suite) for c in cells} - {None}
+        datasets = {c["dataset"] for c in cells if c.get("dataset")}
+        opts = RunOptions(
+            budget=(base.budget if base else "smoke"),
+            only=kinds,
+            entries={c["entry"] for c in cells},
+            datasets=datasets or None,
+            data_dir=base.data_dir if base else None,
+            weights_dir=base.weights_dir if base else None,
+            device=base.device if base else "cpu",
+            results_dir=Path(results_dir),
+            progress=base.progress if base else True,
+        )
+        run_suite(suite, opts, report)
+        done.append(suite.id)
+    return done

@@ -80,6 +80,10 @@ class Entry(_Strict):
     train: Train | None = None
     reason: str = ""  # for paper-only (why it cannot be measured here), or any note on the entry
     kwargs: dict[str, Any] = Field(default_factory=dict)  # constructor arguments (channels = 64, ...)
+    # How LR test images are made from HR (harness/degradations.py): "bicubic" (MATLAB imresize) or a
+    # named degradation such as the STEA paper's Gaussian blur kernels; parameters in degradation_params.
+    degradation: str = "bicubic"
+    degradation_params: dict[str, Any] = Field(default_factory=dict)
     measure: list[str] = Field(default_factory=list)  # extra kinds/metrics to measure beyond printed cells
     datasets: list[str] = Field(default_factory=list)  # extra datasets to evaluate beyond printed cells
     paper: list[PaperCell] = Field(default_factory=list)

@@ -1,0 +1,366 @@
+"""Evaluation loop (HR → LR → SR → scores) and the ``metrics`` kind for the runner.
+
+``evaluate`` runs one model (or MATLAB bicubic) over one dataset at one scale under a ``MetricProfile``
+and returns per-image values, dataset means and a timing breakdown.  Per image:
+
+1. io — read the HR image (and the shipped LR file when ``profile.lr == 'dataset-files'``);
+2. degradation — crop HR to a multiple of the scale; LR = MATLAB bicubic of it (``profile.lr ==
+   'matlab-bicubic'``, conventions.md §1 "HR preparation") or the dataset's LR file;
+3. forward — by the model's input convention (harness/models/registry.py), float32 in [0, 1]:
+   ``rgb``: N×3×h×w LR RGB → RGB;
+   ``y``: N×1×h×w Y/255 of the LR (BT.601, float) → Y; the RGB image for RGB metrics and LPIPS takes Cb/Cr
+   from the MATLAB-bicubic upscaled LR (the usual way Y-only SR results are shown in colour); a grey HR
+   file is its own Y (``metrics.luma``): the model sees grey/255 and its output, replicated, is the RGB;
+   ``y_upscaled``: Y/255 of the MATLAB-bicubic upscaled LR (uint8 RGB upscaled, then Y) → Y, same rebuild;
+   ``bicubic``: MATLAB ``imresize(LR, s)`` on the uint8 LR, rounded to uint8 like MATLAB (no model);
+   for luma models the Y metrics score the model's own Y output (``score_pair(sr_y=...)``);
+4. metrics — ``harness.metrics.score_pair`` (quantisation, colour, shave, SSIM variant from the profile).
+
+``measure_metrics`` is the kind function ``(ctx, entry) -> list[Measurement]``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from harness import datasets as ds
+from harness.degradations import degrade, gaussian8_sigmas, mod_crop
+from harness.images import CorruptDataError, is_grey, read_image
+from harness.imresize import imresize
+from harness.lpips_offline import LpipsUnavailable, get_lpips_model
+from harness.measure import MeasureContext, Measurement
+from harness.metrics import (
+    ALL_METRICS,
+    aggregate,
+    luma,
+    rgb_to_ycbcr,
+    score_pair,
+    ycbcr_to_rgb,
+)
+from harness.profile import MetricProfile
+from harness.suite import Entry
+
+__all__ = ["EvalResult", "ImageError", "describe_protocol", "evaluate", "measure_metrics", "run_model"]
+
+INPUT_KINDS = ("rgb", "y", "y_upscaled", "bicubic")
+ProgressFn = Callable[[int, int, str], None]  # (images done, total, current file name)
+
+
+class ImageError(ValueError):
+    """One image cannot be evaluated (too small for the scale or the SSIM window, LR of the wrong size...)."""
+
+
+@dataclass
+class EvalResult:
+    dataset: str
+    scale: int
+    input_kind: str
+    profile: dict[str, Any]
+    per_image: list[dict[str, Any]]  # {"image": name, metric: value, ...}
+    means: dict[str, float]
+    timing: dict[str, float]  # seconds: io, degradation, forward, metrics, total
+    reason: str  # protocol description for the result cell
+
+    @property
+    def n_images(self) -> int:
+        return len(self.per_image)
+
+
+def describe_protocol(profile: MetricProfile, scale: int, n_images: int, metrics: Iterable[str]) -> str:
+    """E.g. "MATLAB-bicubic LR, Y BT.601 float, round, shave 4, Wang SSIM, mean of 5 images"."""
+    wanted = set(metrics)
+    lr = "MATLAB-bicubic LR" if profile.lr == "matlab-bicubic" else "dataset LR files"
+    parts = [lr]
+    if wanted & {"psnr_y", "ssim_y"}:
+        parts.append(f"Y BT.601 {profile.y_rounding}")
+    if wanted & {"psnr_rgb", "ssim_rgb"}:
+        parts.append("RGB")
+    parts += [profile.quantize, f"shave {profile.shave_for(scale)}"]
+    if wanted & {"ssim_y", "ssim_rgb"}:
+        parts.append("Wang SSIM" if profile.ssim == "wang" else "skimage-default SSIM")
+    if "lpips" in wanted:
+        crop = f"shave {scale}" if profile.lpips_shave == "scale" else "no shave"
+        parts.append(f"LPIPS {profile.lpips_net} v{profile.lpips_version} RGB [-1,1] {crop}")
+    agg = "mean" if profile.aggregation == "mean" else "pooled MSE"
+    parts.append(f"{agg} of {n_images} images")
+    return ", ".join(parts)
+
+
+# --- model execution --------------------------------------------------------------------------------------
+
+
+def run_model(model, x: torch.Tensor, tile: int | None = None, tile_overlap: int = 16) -> torch.Tensor:
+    """Run ``model`` on N×C×h×w ``x`` in inference mode, whole or in overlapping tiles.
+
+    Tiles are ``tile``×``tile`` input pixels, each extended by ``tile_overlap`` pixels of real context on
+    every side (clamped at the image border); only the output of the tile's own area is kept.  For a
+    fully-convolutional model whose receptive-field radius is at most ``tile_overlap`` this equals the
+    untiled output up to float rounding (tests).
+    """
+    with torch.inference_mode():
+        if tile is None or (x.shape[-2] <= tile and x.shape[-1] <= tile):
+            return model(x)
+        h, w = x.shape[-2:]
+        out = None
+        for y0 in range(0, h, tile):
+            for x0 in range(0, w, tile):
+                y1, x1 = min(y0 + tile, h), min(x0 + tile, w)
+                py0, px0 = max(y0 - tile_overlap, 0), max(x0 - tile_overlap, 0)
+                py1, px1 = min(y1 + tile_overlap, h), min(x1 + tile_overlap, w)
+                piece = model(x[..., py0:py1, px0:px1])
+                s = piece.shape[-1] // (px1 - px0)  # output pixels per input pixel
+                if out is None:
+                    out = piece.new_zeros(piece.shape[:-2] + (h * s, w * s))
+                out[..., y0 * s:y1 * s, x0 * s:x1 * s] = piece[
+                    ..., (y0 - py0) * s:(y1 - py0) * s, (x0 - px0) * s:(x1 - px0) * s
+                ]
+        return out
+
+
+def _to_tensor(img: np.ndarray, device: str) -> torch.Tensor:
+    a = img[:, :, None] if img.ndim == 2 else img
+    return torch.from_numpy(np.ascontiguousarray(a.transpose(2, 0, 1), dtype=np.float32))[None].to(device)
+
+
+def _from_tensor(t: torch.Tensor) -> np.ndarray:
+    a = t.detach().float().clamp(0, 1).cpu().numpy()[0].transpose(1, 2, 0)
+    return a[:, :, 0] if a.shape[2] == 1 else a
+
+
+def _super_resolve(model, input_kind: str, lr: np.ndarray, hr_shape: tuple[int, int], grey: bool, device: str,
+                   tile: int | None, tile_overlap: int) -> tuple[np.ndarray, np.ndarray | None]:
+    """(SR RGB — uint8 or float [0, 1] — , model's own Y/255 or None) for one uint8 LR image."""
+    if input_kind == "bicubic":
+        return imresize(lr, output_shape=hr_shape), None
+    if input_kind == "rgb":
+        sr = _from_tensor(run_model(model, _to_tensor(lr / 255.0, device), tile, tile_overlap))
+        _check_shape(sr.shape[:2], hr_shape, input_kind)
+        return sr, None
+    up = imresize(lr, output_shape=hr_shape)  # bicubic LR upscaled: Cb/Cr source (and input of y_upscaled)
+    src = lr if input_kind == "y" else up
+    y = _from_tensor(run_model(model, _to_tensor(luma(src, grey=grey) / 255.0, device), tile, tile_overlap))
+    _check_shape(y.shape[:2], hr_shape, input_kind)
+    if grey:  # a grey image is its own luma
+        return np.repeat(y[:, :, None], 3, axis=2), y
+    ycc = rgb_to_ycbcr(up)
+    ycc[..., 0] = y * 255.0
+    return np.clip(ycbcr_to_rgb(ycc) / 255.0, 0.0, 1.0), y
+
+
+def _check_shape(got: tuple[int, ...], want: tuple[int, int], input_kind: str) -> None:
+    if tuple(got) != tuple(want):
+        raise ImageError(f"model output is {got[0]}×{got[1]} for input kind {input_kind!r}, HR is {want[0]}×{want[1]}")
+
+
+# --- the loop ---------------------------------------------------------------------------------------------
+
+
+def evaluate(
+    model_or_bicubic,
+    input_kind: str,
+    dataset: str,
+    scale: int,
+    profile: MetricProfile,
+    data_dir: str | Path,
+    device: str = "cpu",
+    metrics: Iterable[str] = ("psnr_y", "ssim_y"),
+    tile: int | None = None,
+    tile_overlap: int = 16,
+    progress: ProgressFn | None = None,
+    split: str | None = None,
+    images: list[Path] | None = None,
+    degradation: str = "bicubic",
+    degradation_params: dict[str, Any] | None = None,
+) -> EvalResult:
+    """Evaluate ``model_or_bicubic`` (an ``nn.Module`` or the string ``"bicubic"``) on ``dataset`` ×``scale``.
+
+    ``images`` restricts the run to given HR files (default: the dataset's verified list).  Raises
+    ``MissingDataError`` / ``CorruptDataError`` for data problems and ``ImageError`` naming the file when one
+    image cannot be evaluated.
+    """
+    wanted = tuple(sorted(set(metrics)))
+    if set(wanted) - ALL_METRICS:
+        raise ValueError(f"evaluate: unknown metrics {sorted(set(wanted) - ALL_METRICS)}")
+    if isinstance(model_or_bicubic, str):
+        if model_or_bicubic != "bicubic":
+            raise ValueError(f"evaluate: a model is an nn.Module or 'bicubic', got {model_or_bicubic!r}")
+        input_kind = "bicubic"
+    if input_kind not in INPUT_KINDS:
+        raise ValueError(f"evaluate: input kind must be one of {INPUT_KINDS}, got {input_kind!r}")
+    model = None
+    if input_kind != "bicubic":
+        model = model_or_bicubic.to(device).eval()
+    data_dir = Path(data_dir)
+    files = images if images is not None else ds.list_images(dataset, data_dir, split)
+    timing: dict[str, float] = defaultdict(float)
+    per_image: list[dict[str, Any]] = []
+    t_start = time.perf_counter()
+    for i, path in enumerate(files):
+        if progress:
+            progress(i, len(files), path.name)
+        t0 = time.perf_counter()
+        hr, grey = read_image(path), is_grey(path)
+        lr_file = ds.lr_path(dataset, data_dir, path, scale, split) if profile.lr == "dataset-files" else None
+        lr = read_image(lr_file) if lr_file else None
+        t1 = time.perf_counter()
+        try:
+            hr = mod_crop(hr, scale)
+            if lr is None:
+                lr = degrade(hr, scale, degradation, **(degradation_params or {}))
+            elif lr.shape[:2] != (hr.shape[0] // scale, hr.shape[1] // scale):
+                raise ImageError(f"LR file {lr_file} is {lr.shape[0]}×{lr.shape[1]}, expected HR/{scale}")
+            t2 = time.perf_counter()
+            sr, sr_y = _super_resolve(model, input_kind, lr, hr.shape[:2], grey, device, tile, tile_overlap)
+            t3 = time.perf_counter()
+            values = score_pair(sr, hr, scale, profile, wanted, sr_y=sr_y, grey=grey)
+        except (ImageError, ValueError) as exc:
+            raise ImageError(f"{path}: {exc}") from exc
+        t4 = time.perf_counter()
+        timing["io"] += t1 - t0
+        timing["degradation"] += t2 - t1
+        timing["forward"] += t3 - t2
+        timing["metrics"] += t4 - t3
+        per_image.append({"image": path.name, **values})
+    if progress:
+        progress(len(files), len(files), "")
+    timing["total"] = time.perf_counter() - t_start
+    if not per_image:
+        raise ds.MissingDataError(f"{dataset}: no images to evaluate")
+    means = {m: aggregate(per_image, m, profile) for m in wanted}
+    return EvalResult(
+        dataset=dataset, scale=scale, input_kind=input_kind, profile=profile.record(), per_image=per_image,
+        means=means, timing={k: round(v, 4) for k, v in timing.items()},
+        reason=describe_protocol(profile, scale, len(per_image), wanted),
+    )
+
+
+# --- the runner's kind ------------------------------------------------------------------------------------
+
+MIN_METRICS = ("psnr_y", "ssim_y")  # measured for every extra dataset an entry names
+
+
+def _targets(ctx: MeasureContext, entry: Entry) -> dict[tuple[str, int], set[str]]:
+    """(dataset, scale) → metrics: the paper's cells, plus entry.datasets at the entry's scale."""
+    targets: dict[tuple[str, int], set[str]] = defaultdict(set)
+    extra = set(entry.measure) & ALL_METRICS
+    for cell in ctx.paper_cells(entry, set(ALL_METRICS)):
+        scale = cell.scale or entry.scale
+        if cell.dataset and scale:
+            targets[(cell.dataset, scale)].add(cell.metric)
+    if entry.scale:
+        for name in entry.datasets:
+            targets[(name, entry.scale)].update(MIN_METRICS)
+    for key in targets:
+        targets[key] |= extra
+    return {k: v for k, v in targets.items() if ctx.wants_dataset(k[0])}  # --datasets restricts
+
+
+def _statused(metrics: Iterable[str], dataset: str, scale: int, status: str, reason: str) -> list[Measurement]:
+    return [Measurement(m, None, dataset, scale, reason=reason, status=status) for m in sorted(metrics)]
+
+
+def measure_metrics(ctx: MeasureContext, entry: Entry) -> list[Measurement]:
+    """Kind ``metrics``: PSNR/SSIM/LPIPS of an entry on every (dataset, scale) it needs; never raises."""
+    from harness.obtain import (  # imported late: the runner's module, not ours
+        ObtainError,
+        obtain_model,
+    )
+
+    out: list[Measurement] = []
+    by_scale: dict[int, list[tuple[str, set[str]]]] = defaultdict(list)
+    for (name, scale), wanted in sorted(_targets(ctx, entry).items()):
+        by_scale[scale].append((name, wanted))
+    for scale, jobs in sorted(by_scale.items()):
+        try:
+            obtained = obtain_model(ctx, entry, scale)
+        except ObtainError as exc:
+            for name, wanted in jobs:
+                out += _statused(wanted, name, scale, exc.status, str(exc))
+            continue
+        for name, wanted in jobs:
+            out += _measure_one(ctx, entry, obtained, name, scale, wanted)
+    return out
+
+
+def _degradation_runs(entry: Entry, scale: int) -> list[tuple[str, dict[str, Any]]]:
+    """(degradation, params) pairs whose results are averaged into one cell.
+
+    ``gaussian8`` is the STEA paper's test protocol (§III-B): 8 isotropic Gaussian kernels per scale,
+    each applied to every image; a printed value is read as the mean over the 8 kernels.
+    """
+    if entry.degradation == "gaussian8":
+        return [("gaussian_blur", {**entry.degradation_params, "sigma": s}) for s in gaussian8_sigmas(scale)]
+    return [(entry.degradation, dict(entry.degradation_params))]
+
+
+def _evaluate_degradations(ctx, entry, obtained, name, scale, wanted, progress, files) -> EvalResult:
+    runs = [
+        evaluate(obtained.model, obtained.input, name, scale, ctx.profile, ctx.data_dir, device=ctx.device,
+                 metrics=wanted, progress=progress, images=files, degradation=deg, degradation_params=params)
+        for deg, params in _degradation_runs(entry, scale)
+    ]
+    if len(runs) == 1:
+        return runs[0]
+    first = runs[0]
+    first.means = {m: sum(r.means[m] for r in runs) / len(runs) for m in first.means}
+    first.timing = {k: round(sum(r.timing.get(k, 0.0) for r in runs), 4) for k in first.timing}
+    first.reason += f"; {entry.degradation} LR: mean over {len(runs)} kernels"
+    return first
+
+
+def _measure_one(
+    ctx: MeasureContext, entry: Entry, obtained, name: str, scale: int, wanted: set[str]
+) -> list[Measurement]:
+    out: list[Measurement] = []
+    wanted = set(wanted)
+    if ctx.data_dir is None:
+        return _statused(wanted, name, scale, "missing-data", "no data directory (--data-dir or $SRBENCH_DATA_DIR)")
+    try:
+        dataset = ds.get_dataset(name)
+        if dataset.access == "no-ground-truth":
+            return _statused(wanted, name, scale, "not-run", f"{name} has no ground truth: {dataset.how}")
+        files = ds.list_images(name, ctx.data_dir)
+        ctx.provenance.setdefault("data", {})[name] = ds.fingerprint(name, ctx.data_dir)
+    except ds.MissingDataError as exc:
+        return _statused(wanted, name, scale, "missing-data", str(exc))
+    except (ds.DatasetError, CorruptDataError) as exc:
+        return _statused(wanted, name, scale, "error", str(exc))
+    if "lpips" in wanted:
+        try:
+            get_lpips_model(ctx.profile.lpips_net, ctx.profile.lpips_version)
+        except LpipsUnavailable as exc:
+            out += _statused({"lpips"}, name, scale, "not-run", f"lpips unavailable: {exc}")
+            wanted.discard("lpips")
+    if not wanted:
+        return out
+
+    def progress(done: int, total: int, current: str) -> None:
+        if current and (done % 10 == 0 or done == total - 1):
+            ctx.progress(f"{entry.id} ×{scale} {name}: image {done + 1}/{total} ({current})")
+
+    try:
+        res = _evaluate_degradations(ctx, entry, obtained, name, scale, wanted, progress, files)
+    except ds.MissingDataError as exc:
+        return out + _statused(wanted, name, scale, "missing-data", str(exc))
+    except Exception as exc:  # noqa: BLE001 — one dataset failing must not stop the suite
+        return out + _statused(wanted, name, scale, "error", f"{type(exc).__name__}: {exc}")
+    reason = res.reason + (f"; {obtained.reason}" if getattr(obtained, "reason", "") else "")
+    for m in sorted(wanted):
+        out.append(Measurement(
+            m, res.means[m], name, scale, reason=reason,
+            extra={
+                "timing": res.timing,
+                "per_image": {r["image"]: r[m] for r in res.per_image},
+                "n_images": res.n_images,
+                "profile_hash": res.profile["hash"],
+            },
+        ))
+    return out

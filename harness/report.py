@@ -1,0 +1,527 @@
+"""Paper-vs-measured report: static HTML pages rendered from suite files and results files.
+
+``reports/index.html`` lists every suite of ``suites/*.toml`` with its cell counts per status and its
+*reproduced* fraction; ``reports/<suite>.html`` lays the cells out like the paper's table (rows = entries,
+grouped by scale block; column groups = dataset × metric), each cell showing the paper's printed number,
+the measured value and the delta, coloured by status, with the reason and the paper's note on hover and as
+numbered footnotes (readable in print).  Pages are self-contained: CSS is inlined, charts (harness.plots)
+are local SVG files next to the pages, nothing is fetched from a server or CDN.  No timestamp of the
+rendering goes into a page, so re-rendering unchanged results gives identical files.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+import jinja2
+
+from harness import __version__
+from harness.plots import MEASURED_STATUSES, X_AXES, Chart, chart_files, device_kind, finite, plot_cells
+from harness.results import RESULTS_DIR, atomic_write_text, paper_cells, read_results, results_path
+from harness.suite import SUITES_DIR, Suite, SuiteError, load_suite
+
+REPORTS_DIR = RESULTS_DIR.parent / "reports"
+TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
+
+
+@dataclass(frozen=True)
+class StatusStyle:
+    label: str
+    symbol: str  # printed next to the value so that status survives black-and-white printing
+    description: str
+
+
+# Display order, labels and legend text of every status (harness.results.STATUSES).
+STATUS_STYLES: dict[str, StatusStyle] = {
+    "match": StatusStyle("match", "✓", "measured, and |measured − paper| ≤ the cell's tolerance"),
+    "deviates": StatusStyle("deviates", "✗", "measured, but outside the tolerance"),
+    "measured": StatusStyle("measured", "•", "measured where the paper prints no number (nothing to compare)"),
+    "error": StatusStyle("error", "!", "the harness failed while measuring (the footnote has the message)"),
+    "not-run": StatusStyle("not run", "…", "not measured in this run (left out by --only / --budget, or needs "
+                                          "hardware that is not here)"),
+    "missing-data": StatusStyle("missing data", "?", "a dataset is not present here; the footnote says how to get it"),
+    "missing-weights": StatusStyle("missing weights", "?", "published weights are not present here; the footnote "
+                                                           "says where to put them"),
+    "paper-only": StatusStyle("paper only", "§", "the harness cannot measure this row (reason in the footnote)"),
+}
+UNKNOWN_STATUS = StatusStyle("unknown", "?", "a status this report does not know")
+PENDING = StatusStyle("", "", "no results yet: the paper's number only")
+# "Reproduced" = match / measurable, counted over cells that print a paper number.  Measurable cells are
+# those the harness measured or tried to measure: match, deviates and error (a crash is not a success).
+MEASURABLE = ("match", "deviates", "error")
+
+METRIC_LABELS = {
+    "psnr_y": "PSNR (Y)", "ssim_y": "SSIM (Y)", "psnr_rgb": "PSNR (RGB)", "ssim_rgb": "SSIM (RGB)",
+    "lpips": "LPIPS", "params": "Params", "params_nobias": "Params (no bias)", "flops": "FLOPs (G)",
+    "multadds": "Mult-Adds (G)", "convs": "Convs", "throughput": "Throughput (img/s)",
+    "infer_time": "Inference time (s)", "train_time": "Training time (s)",
+    "uae_k": "k", "uae_n": "n", "uae_l": "l", "uae_f": "f",
+    **{f"uae{i}": f"UAE{i}" for i in range(1, 7)},
+}
+# Column order when the suite declares no [[columns]]: dataset-less metrics first, then per dataset.
+DATASETLESS_ORDER = ("params", "params_nobias", "multadds", "flops", "convs", "throughput", "infer_time",
+                     "train_time", "uae_k", "uae_n", "uae_l", "uae_f", "uae1", "uae2", "uae3", "uae4", "uae5",
+                     "uae6")
+DATASET_ORDER = ("psnr_y", "ssim_y", "psnr_rgb", "ssim_rgb", "lpips")
+COUNT_METRICS = frozenset({"params", "params_nobias", "uae_n", "convs"})
+TIMING_METRICS = frozenset({"throughput", "infer_time", "train_time"})
+DECIMALS = {"psnr_y": 3, "psnr_rgb": 3, "ssim_y": 4, "ssim_rgb": 4, "lpips": 4, "multadds": 2, "flops": 2,
+            "throughput": 2, "infer_time": 4, "train_time": 1, **{f"uae{i}": 3 for i in range(1, 7)}}
+FOOTNOTE_WHERE_MAX = 6  # cells listed by name under a footnote before "and N more"
+
+
+# ---------------------------------------------------------------------------------------------- numbers
+
+def status_style(status: str | None) -> StatusStyle:
+    return STATUS_STYLES.get(status or "not-run", UNKNOWN_STATUS)
+
+
+def format_value(metric: str, value: Any, *, delta: bool = False) -> str:
+    """A number for a cell: counts grouped ("611,234"), image metrics to a fixed number of decimals.
+
+    A delta is signed and gets one more decimal than the value, so that a small difference does not
+    print as "−0.0000".
+    """
+    v = finite(value)
+    if v is None:
+        return ""
+    sign = "+" if delta and v > 0 else ""
+    if metric in COUNT_METRICS or metric in {"uae_k", "uae_l", "uae_f"}:
+        text = f"{v:,.0f}" if v == int(v) else f"{v:,.2f}"
+    elif metric in DECIMALS:
+        text = f"{v:.{DECIMALS[metric] + int(delta)}f}"
+    else:
+        text = f"{v:.4g}"
+    return (sign + text).replace("-", "−")
+
+
+def _parse_printed(part: str) -> list[float]:
+    """Numbers a printed token may stand for: as written, and with a K/M/G suffix applied."""
+    token = part.strip().replace(",", "").rstrip("%s")
+    scale = {"K": 1e3, "M": 1e6, "G": 1e9}.get(token[-1:].upper(), 1.0)
+    core = token[:-1] if scale != 1.0 else token
+    try:
+        number = float(core)
+    except ValueError:
+        return []
+    return [number, number * scale]
+
+
+def own_printed(printed: str | None, value: Any) -> str:
+    """The part of a paired printed string ("31.92/0.8903") that is this cell's number; else the string."""
+    if not printed:
+        return ""
+    parts = printed.split("/")
+    v = finite(value)
+    if len(parts) < 2 or v is None:
+        return printed
+    scored = [(min(abs(n - v) / max(abs(v), 1e-12) for n in nums), p.strip())
+              for p in parts if (nums := _parse_printed(p))]
+    return min(scored)[1] if scored else printed
+
+
+# ---------------------------------------------------------------------------------------------- summary
+
+@dataclass(frozen=True)
+class Reproduced:
+    matched: int
+    measurable: int
+
+    @property
+    def fraction(self) -> float | None:
+        return self.matched / self.measurable if self.measurable else None
+
+    @property
+    def text(self) -> str:
+        f = self.fraction
+        return "—" if f is None else f"{self.matched}/{self.measurable} ({100 * f:.0f}%)"
+
+
+def count_statuses(cells: Iterable[dict]) -> dict[str, int]:
+    counts = Counter(c.get("status") or "not-run" for c in cells)
+    known = {s: counts.get(s, 0) for s in STATUS_STYLES}
+    return {**known, **{s: n for s, n in sorted(counts.items()) if s not in STATUS_STYLES}}
+
+
+def reproduced(cells: Iterable[dict]) -> Reproduced:
+    judged = [c for c in cells if finite(c.get("paper")) is not None and c.get("status") in MEASURABLE]
+    return Reproduced(sum(c["status"] == "match" for c in judged), len(judged))
+
+
+@dataclass
+class SuiteSummary:
+    suite_id: str
+    paper: str = ""
+    table: str = ""
+    caption: str = ""
+    has_results: bool = False
+    paper_cells: int = 0
+    counts: dict[str, int] = field(default_factory=dict)
+    reproduced: Reproduced = Reproduced(0, 0)
+    created: str = ""  # when the results were measured (provenance), to the minute
+    page: str | None = None  # href of the suite page, when it exists
+    error: str = ""  # the suite file or results file could not be read
+
+
+def summarize(suite_id: str, suite: Suite | None, doc: dict | None, error: str = "") -> SuiteSummary:
+    cells = (doc or {}).get("cells", [])
+    return SuiteSummary(
+        suite_id=suite_id,
+        paper=suite.paper if suite else (doc or {}).get("paper", ""),
+        table=suite.table if suite else (doc or {}).get("table", ""),
+        caption=suite.caption if suite else "",
+        has_results=doc is not None,
+        paper_cells=sum(len(e.paper) for e in suite.entries) if suite else 0,
+        counts=count_statuses(cells) if doc is not None else {},
+        reproduced=reproduced(cells),
+        created=str((doc or {}).get("provenance", {}).get("created", ""))[:16].replace("T", " "),
+        error=error,
+    )
+
+
+# ---------------------------------------------------------------------------------------------- table layout
+
+@dataclass(frozen=True)
+class ColumnView:
+    metric: str
+    dataset: str | None
+    label: str
+    group: str
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class GroupView:
+    label: str
+    span: int
+
+
+@dataclass
+class CellView:
+    css: str
+    symbol: str
+    status_label: str
+    paper: str
+    measured: str
+    delta: str
+    device: str
+    title: str
+    footnote: int | None = None
+
+
+@dataclass
+class RowView:
+    entry: str
+    label: str
+    cells: list[CellView | None]
+
+
+@dataclass
+class BlockView:
+    scale: int | None
+    rows: list[RowView]
+
+
+@dataclass
+class Footnote:
+    number: int
+    text: str
+    where: list[str] = field(default_factory=list)
+    more: int = 0
+
+
+@dataclass
+class TableView:
+    columns: list[ColumnView]
+    groups: list[GroupView]
+    blocks: list[BlockView]
+    footnotes: list[Footnote]
+    has_scales: bool
+
+
+def metric_label(metric: str) -> str:
+    return METRIC_LABELS.get(metric, metric)
+
+
+def derive_columns(suite: Suite, cells: list[dict]) -> list[ColumnView]:
+    """The suite's [[columns]] (when declared), then every other (dataset, metric) the cells hold."""
+    declared = [ColumnView(c.metric, c.dataset, c.label or metric_label(c.metric), c.group or (c.dataset or ""),
+                           suite.metrics.get(c.metric, "")) for c in suite.columns]
+    have = {(c.dataset, c.metric) for c in declared}
+    pairs = list(dict.fromkeys((c.get("dataset"), c["metric"]) for c in cells))
+    datasets = list(dict.fromkeys(d for d, _ in pairs if d))
+
+    def rank(order: tuple[str, ...], metric: str) -> tuple[int, int]:
+        return (order.index(metric), 0) if metric in order else (len(order), [m for _, m in pairs].index(metric))
+
+    free = sorted({m for d, m in pairs if d is None}, key=lambda m: rank(DATASETLESS_ORDER, m))
+    derived = [(None, m) for m in free]
+    for ds in datasets:
+        derived += [(ds, m) for m in sorted({m for d, m in pairs if d == ds}, key=lambda m: rank(DATASET_ORDER, m))]
+    extra = [ColumnView(m, d, metric_label(m), d or "", suite.metrics.get(m, ""))
+             for d, m in derived if (d, m) not in have]
+    return declared + extra
+
+
+def group_columns(columns: list[ColumnView]) -> list[GroupView]:
+    groups: list[GroupView] = []
+    for col in columns:
+        if groups and groups[-1].label == col.group:
+            groups[-1] = GroupView(col.group, groups[-1].span + 1)
+        else:
+            groups.append(GroupView(col.group, 1))
+    return groups
+
+
+def _row_keys(suite: Suite, cells: list[dict]) -> list[tuple[int | None, str]]:
+    """(scale, entry) of each table row: suite order within each scale block; scale-less cells of an entry
+    that has scaled cells (params of a multi-scale model) appear in each of its rows."""
+    order = {e.id: i for i, e in enumerate(suite.entries)}
+    first_seen = list(dict.fromkeys(c["entry"] for c in cells))
+    scaled = {c["entry"] for c in cells if c.get("scale") is not None}
+    keys = {(c.get("scale"), c["entry"]) for c in cells if not (c.get("scale") is None and c["entry"] in scaled)}
+    return sorted(keys, key=lambda k: (-1 if k[0] is None else k[0],
+                                       order.get(k[1], len(order) + first_seen.index(k[1]))))
+
+
+def _cell_name(cell: dict, column: ColumnView) -> str:
+    scale = f" ×{cell['scale']}" if cell.get("scale") is not None else ""
+    where = f" {column.dataset}" if column.dataset else ""
+    return f"{cell.get('row') or cell['entry']}{scale}{where} {column.label}"
+
+
+def _footnote_text(cell: dict) -> str:
+    parts = [str(cell.get("reason") or "").strip()]
+    if str(cell.get("note") or "").strip():
+        parts.append(f"Paper note: {cell['note'].strip()}")
+    return " — ".join(p for p in parts if p)
+
+
+def _tooltip(cell: dict, name: str, style: StatusStyle, device: str) -> str:
+    metric = cell["metric"]
+    lines = [name, f"status: {style.label or 'no results yet'}"]
+    if cell.get("paper_printed") is not None:
+        value = f" (value {cell['paper']})" if cell.get("paper") is not None else ""
+        lines.append(f"paper: {cell['paper_printed']}{value}")
+    if finite(cell.get("measured")) is not None:
+        lines.append(f"measured: {cell['measured']}" + (f" on {device}" if device else ""))
+    if finite(cell.get("delta")) is not None:
+        lines.append(f"delta: {format_value(metric, cell['delta'], delta=True)}")
+    if cell.get("tolerance") not in (None, ""):
+        lines.append(f"tolerance: {cell['tolerance']}")
+    if cell.get("reason"):
+        lines.append(f"reason: {cell['reason']}")
+    if cell.get("note"):
+        lines.append(f"paper note: {cell['note']}")
+    return "\n".join(lines)
+
+
+def cell_view(cell: dict, column: ColumnView, device_default: str) -> CellView:
+    """A table cell; a cell without a status (suite not run yet) shows the paper's number only."""
+    metric = cell["metric"]
+    style = status_style(cell.get("status")) if cell.get("status") else PENDING
+    measured = format_value(metric, cell.get("measured")) if cell.get("status") in MEASURED_STATUSES else ""
+    device = device_kind(cell, device_default) if metric in TIMING_METRICS and measured else ""
+    return CellView(
+        css=f"st-{cell.get('status') or 'pending'}",
+        symbol=style.symbol,
+        status_label=style.label,
+        paper=own_printed(cell.get("paper_printed"), cell.get("paper")),
+        measured=measured,
+        delta=format_value(metric, cell.get("delta"), delta=True),
+        device=device,
+        title=_tooltip(cell, _cell_name(cell, column), style, device),
+    )
+
+
+class _Footnotes:
+    """Numbers footnotes in table order; cells with the same text share one number."""
+
+    def __init__(self) -> None:
+        self.notes: dict[str, Footnote] = {}
+
+    def add(self, text: str, where: str) -> int | None:
+        if not text:
+            return None
+        note = self.notes.setdefault(text, Footnote(len(self.notes) + 1, text))
+        if where not in note.where:
+            if len(note.where) < FOOTNOTE_WHERE_MAX:
+                note.where.append(where)
+            else:
+                note.more += 1
+        return note.number
+
+
+def build_table(suite: Suite, cells: list[dict], device_default: str = "") -> TableView:
+    columns = derive_columns(suite, cells)
+    by_key = {(c["entry"], c.get("scale"), c.get("dataset"), c["metric"]): c for c in cells}
+    footnotes = _Footnotes()
+    blocks: list[BlockView] = []
+    for scale, entry in _row_keys(suite, cells):
+        views: list[CellView | None] = []
+        label = entry
+        for col in columns:
+            cell = (by_key.get((entry, scale, col.dataset, col.metric))
+                    or by_key.get((entry, None, col.dataset, col.metric)))
+            if cell is None:
+                views.append(None)
+                continue
+            label = cell.get("row") or label
+            view = cell_view(cell, col, device_default)
+            view.footnote = footnotes.add(_footnote_text(cell), _cell_name(cell, col))
+            views.append(view)
+        if label == entry and entry in {e.id for e in suite.entries}:
+            label = suite.entry(entry).row
+        if not blocks or blocks[-1].scale != scale:
+            blocks.append(BlockView(scale, []))
+        blocks[-1].rows.append(RowView(entry, label, views))
+    return TableView(columns, group_columns(columns), blocks, list(footnotes.notes.values()),
+                     has_scales=any(b.scale is not None for b in blocks))
+
+
+# ---------------------------------------------------------------------------------------------- provenance
+
+@dataclass
+class ProvenanceView:
+    profile: list[tuple[str, str]]
+    profile_hash: str
+    profile_source: str  # "results" or "suite file (declared; no results yet)"
+    profile_mismatch: str  # non-empty when the results' profile differs from the suite's declared one
+    run: list[tuple[str, str]]
+    data: list[tuple[str, str]]
+    weights: list[tuple[str, str]]
+    other: list[tuple[str, str]]
+
+
+RUN_KEYS = ("created", "budget", "device", "harness_version", "git_commit", "python", "torch")
+
+
+def _pairs(mapping: Any) -> list[tuple[str, str]]:
+    return [(str(k), str(v)) for k, v in sorted(mapping.items())] if isinstance(mapping, dict) else []
+
+
+def provenance_view(suite: Suite, doc: dict | None) -> ProvenanceView:
+    prov = dict((doc or {}).get("provenance") or {})
+    declared = suite.metric_profile.record()
+    profile = prov.pop("metric_profile", None) or {}
+    source = "results" if profile else "suite file (declared; no results yet)"
+    profile = profile or declared
+    mismatch = ""
+    if profile.get("hash") and profile.get("hash") != declared["hash"]:
+        mismatch = (f"the results were measured with profile hash {profile.get('hash')}, but the suite file now "
+                    f"declares {declared['hash']}: re-run reproduce")
+    data, weights = prov.pop("data", {}), prov.pop("weights", {})
+    run = [(k, str(prov.pop(k))) for k in RUN_KEYS if k in prov]
+    return ProvenanceView(
+        profile=[(k, str(v)) for k, v in profile.items() if k != "hash"],
+        profile_hash=str(profile.get("hash", "")),
+        profile_source=source,
+        profile_mismatch=mismatch,
+        run=run,
+        data=_pairs(data),
+        weights=_pairs(weights),
+        other=[(k, v if isinstance(v, str) else repr(v)) for k, v in sorted(prov.items())],
+    )
+
+
+# ---------------------------------------------------------------------------------------------- rendering
+
+def _environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
+        autoescape=jinja2.select_autoescape(enabled_extensions=("html",), default_for_string=True),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.globals.update(status_styles=STATUS_STYLES, harness_version=__version__)
+    return env
+
+
+def _write(path: Path, text: str) -> Path:
+    """Write atomically, and only when the text changed (an unchanged page keeps its mtime)."""
+    if not path.exists() or path.read_text(encoding="utf-8") != text:
+        atomic_write_text(path, text)
+    return path
+
+
+def _suite_ids(suites_dir: Path) -> list[str]:
+    return sorted(p.stem for p in Path(suites_dir).glob("*.toml"))
+
+
+def _load(suite_id: str, suites_dir: Path, results_dir: Path) -> tuple[Suite | None, dict | None, str]:
+    """(suite, results doc, error message) — an unreadable file becomes a message on the index, not a crash."""
+    try:
+        suite = load_suite(Path(suites_dir) / f"{suite_id}.toml", check_models=False)
+    except SuiteError as exc:
+        return None, None, str(exc)
+    try:
+        return suite, read_results(results_path(results_dir, suite_id)), ""
+    except ValueError as exc:
+        return suite, None, str(exc)
+
+
+def render_charts(suite_id: str, table: str, cells: list[dict], out_dir: Path) -> list[Chart]:
+    """Remove the suite's old charts, then draw PSNR vs each x axis (only charts with ≥2 rows)."""
+    for old in chart_files(out_dir, suite_id):
+        old.unlink()
+    return [c for x in X_AXES for c in plot_cells(suite_id, table, cells, out_dir, x=x)]
+
+
+def render_suite_page(env: jinja2.Environment, suite: Suite, doc: dict | None, out_dir: Path,
+                      charts: bool = True) -> list[Path]:
+    cells = doc.get("cells", []) if doc is not None else paper_cells(suite)
+    prov = (doc or {}).get("provenance") or {}
+    table = build_table(suite, cells, device_default=str(prov.get("device", "")))
+    drawn = render_charts(suite.id, suite.table, cells, out_dir) if charts else []
+    summary = summarize(suite.id, suite, doc)
+    html = env.get_template("suite.html").render(
+        suite=suite, summary=summary, table=table, charts=drawn, provenance=provenance_view(suite, doc),
+        measurable=MEASURABLE,
+    )
+    page = _write(Path(out_dir) / f"{suite.id}.html", html)
+    return [page, *(p for c in drawn for p in (c.svg, c.png))]
+
+
+def render_index(env: jinja2.Environment, summaries: list[SuiteSummary], out_dir: Path) -> Path:
+    run = [s for s in summaries if s.has_results]
+    totals = count_statuses([])
+    for s in run:
+        for status, n in s.counts.items():
+            totals[status] = totals.get(status, 0) + n
+    overall = Reproduced(sum(s.reproduced.matched for s in run), sum(s.reproduced.measurable for s in run))
+    html = env.get_template("index.html").render(summaries=summaries, totals=totals, overall=overall,
+                                                 measurable=MEASURABLE, suites_run=len(run))
+    return _write(Path(out_dir) / "index.html", html)
+
+
+def render_reports(suite_ids: list[str] | None, results_dir: Path = RESULTS_DIR, out_dir: Path = REPORTS_DIR,
+                   *, suites_dir: Path = SUITES_DIR, charts: bool = True) -> list[Path]:
+    """Render the index and one page per suite (all suites when ``suite_ids`` is None or empty).
+
+    The index always lists every suite of ``suites_dir``; a suite without a results file shows as
+    "not run" (its page shows the paper's numbers only).  Returns the files written (pages, then charts).
+    """
+    results_dir, out_dir = Path(results_dir), Path(out_dir)
+    all_ids = _suite_ids(suites_dir)
+    wanted = list(suite_ids) if suite_ids else all_ids
+    unknown = [s for s in wanted if s not in all_ids]
+    if unknown:
+        raise SuiteError(f"unknown suite(s) {', '.join(unknown)}; known suites: {', '.join(all_ids) or '(none)'}")
+    env = _environment()
+    written: list[Path] = []
+    summaries = []
+    for suite_id in all_ids:
+        suite, doc, error = _load(suite_id, suites_dir, results_dir)
+        if suite is not None and suite_id in wanted:
+            written += render_suite_page(env, suite, doc, out_dir, charts=charts)
+        summary = summarize(suite_id, suite, doc, error)
+        if (out_dir / f"{suite_id}.html").exists() and suite is not None:
+            summary.page = f"{suite_id}.html"
+        summaries.append(summary)
+    return [render_index(env, summaries, out_dir), *written]
+

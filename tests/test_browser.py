@@ -1,0 +1,102 @@
+"""The rendered report in a real browser (headless Chromium): no script errors, values in the DOM, charts
+loaded, a screenshot that is not blank.  Renders the synthetic fixture (tests/fixtures: invented numbers).
+
+Chromium missing: skipped on a developer machine, a failure in CI (CI=true) with the install command.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+from html import unescape
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from harness.report import format_value, render_reports
+
+FIXTURES = Path(__file__).parent / "fixtures"
+SUITE_ID = "synthetic_table"
+INSTALL = "apt-get update && apt-get install -y chromium"
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         "--enable-logging=stderr", "--v=0"]
+
+
+def find_chromium() -> str:
+    for name in ("/usr/bin/chromium", "chromium", "chromium-browser", "google-chrome"):
+        path = shutil.which(name)
+        if path:
+            return path
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"headless Chromium is needed for the browser test in CI; install it with: {INSTALL}")
+    pytest.skip(f"no Chromium here (install with: {INSTALL})")
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("site")
+    render_reports(None, FIXTURES / "results", out, suites_dir=FIXTURES / "suites")
+    return out
+
+
+def chromium(tmp_path: Path, page: Path, *args: str) -> subprocess.CompletedProcess:
+    profile = tmp_path / f"profile-{len(list(tmp_path.glob('profile-*')))}"
+    profile.mkdir()
+    cmd = [find_chromium(), *FLAGS, f"--user-data-dir={profile}", *args, page.resolve().as_uri()]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+
+
+def console_errors(stderr: str) -> list[str]:
+    return [line for line in stderr.splitlines() if "Uncaught" in line or re.search(r"CONSOLE.*error", line, re.I)]
+
+
+@pytest.mark.parametrize("page", ["index.html", f"{SUITE_ID}.html"])
+def test_page_loads_without_errors_and_charts_render(site: Path, tmp_path: Path, page: str):
+    run = chromium(tmp_path, site / page, "--dump-dom")
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert not console_errors(run.stderr), console_errors(run.stderr)
+    body = re.search(r"<body([^>]*)>", run.stdout.split("</head>", 1)[1]).group(1)
+    assert 'data-script-errors="0"' in body, body
+    loaded, total = map(int, re.search(r'data-images-loaded="(\d+)/(\d+)"', body).groups())
+    assert loaded == total
+    if page != "index.html":
+        assert total >= 2  # the fixture has several trade-off charts
+
+
+def test_table_values_are_in_the_dom(site: Path, tmp_path: Path):
+    dom = unescape(chromium(tmp_path, site / f"{SUITE_ID}.html", "--dump-dom").stdout)
+    cells = json.loads((FIXTURES / "results" / f"{SUITE_ID}.json").read_text())["cells"]
+    for cell in cells:
+        if cell["status"] in ("match", "deviates", "measured"):
+            assert format_value(cell["metric"], cell["measured"]) in dom, cell
+    assert "Reproduced" in dom and "23/27 (85%)" in dom
+
+
+def test_screenshot_is_not_blank(site: Path, tmp_path: Path):
+    shot = tmp_path / "page.png"
+    run = chromium(tmp_path, site / f"{SUITE_ID}.html", f"--screenshot={shot}", "--window-size=1400,2000",
+                   "--hide-scrollbars")
+    assert run.returncode == 0 and shot.exists(), run.stderr[-2000:]
+    pixels = np.asarray(Image.open(shot).convert("RGB"), dtype=float)
+    assert pixels.shape[:2] == (2000, 1400)
+    assert pixels.std() > 20  # a blank or error page is nearly uniform
+    # the coloured status cells are there: some strongly green and some strongly red pixels
+    r, g, b = pixels[..., 0], pixels[..., 1], pixels[..., 2]
+    assert ((g - r > 60) & (g - b > 40)).sum() > 100
+    assert ((r - g > 80) & (r - b > 80)).sum() > 100
+
+
+def test_missing_chromium_fails_in_ci_and_skips_elsewhere(monkeypatch):
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="apt-get install -y chromium"):
+        find_chromium()
+    monkeypatch.delenv("CI")
+    with pytest.raises(pytest.skip.Exception, match="install with"):
+        find_chromium()

@@ -1,0 +1,259 @@
+"""Evaluation loop and the `metrics` kind: golden bicubic rows, input kinds, tiling, bad inputs, statuses."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from PIL import Image
+from torch import nn
+
+import harness.evaluate as ev
+from harness import obtain
+from harness.datasets import MissingDataError
+from harness.degradations import degrade, mod_crop
+from harness.evaluate import ImageError, evaluate, measure_metrics, run_model
+from harness.images import read_image
+from harness.lpips_offline import LpipsUnavailable
+from harness.measure import MeasureContext
+from harness.metrics import score_pair
+from harness.profile import PROFILES, MetricProfile
+from harness.suite import Entry, PaperCell, Suite, load_suite
+
+BASICSR = PROFILES["basicsr"]
+FLOAT = MetricProfile(quantize="none")  # lets float pipelines be compared without rounding noise
+
+
+class Nearest(nn.Module):
+    """Identity-like SR: nearest-neighbour upsampling (any channel count)."""
+
+    def __init__(self, scale: int):
+        super().__init__()
+        self.scale = scale
+
+    def forward(self, x):
+        return F.interpolate(x, scale_factor=self.scale, mode="nearest")
+
+
+class Identity(nn.Module):
+    def forward(self, x):
+        return x.clone()
+
+
+def _ctx(data_dir, entries, profile=BASICSR, **kw) -> MeasureContext:
+    suite = Suite(id="t", paper="test", table="T", entries=entries)
+    return MeasureContext(suite=suite, profile=profile, data_dir=data_dir, weights_dir=None, **kw)
+
+
+def _entry(scale=4, datasets=(), cells=(("Set5", "psnr_y"), ("Set5", "ssim_y")), id="m") -> Entry:
+    paper = [PaperCell(dataset=d, metric=m, value=1.0, printed="1.0") for d, m in cells]
+    return Entry(id=id, row="M", model="bicubic", obtain="compute", scale=scale, datasets=list(datasets), paper=paper)
+
+
+# --- golden rows ------------------------------------------------------------------------------------------
+
+
+@pytest.mark.realdata
+@pytest.mark.slow
+def test_bicubic_baseline_reproduces_the_published_rows(data_dir):
+    """All 12 (dataset, scale) rows of suites/bicubic_baseline.toml within 0.03 dB / 0.002 (~50 s on 2 cores).
+
+    Measured (psnr_y/ssim_y, delta to the printed row): Set5 33.673/0.9303, 30.403/0.8689, 28.429/0.8111;
+    Set14 30.230/0.8691, 27.537/0.7745, 25.994/0.7029; B100 29.560/0.8434, 27.209/0.7391, 25.961/0.6681;
+    Urban100 26.876/0.8405, 24.458/0.7352, 23.140/0.6581 — all within ±0.013 dB and ±0.0007.
+    """
+    suite = load_suite("bicubic_baseline")
+    ctx = MeasureContext(suite=suite, profile=suite.metric_profile, data_dir=data_dir, weights_dir=None)
+    checked = 0
+    t0 = time.perf_counter()
+    for entry in suite.entries:
+        got = {(m.dataset, m.scale, m.metric): m for m in measure_metrics(ctx, entry)}
+        for cell in entry.paper:
+            m = got[(cell.dataset, cell.scale, cell.metric)]
+            assert m.status is None, m.reason
+            tol = suite.tolerances[cell.metric]
+            assert abs(m.value - cell.value) <= tol, f"{entry.id} {cell.dataset} {cell.metric}: {m.value} vs {cell.value}"
+            assert "MATLAB-bicubic LR, Y BT.601 float, round" in m.reason and f"shave {cell.scale}" in m.reason
+            assert set(m.extra["timing"]) >= {"io", "degradation", "forward", "metrics"}
+            checked += 1
+    assert checked == 24
+    assert set(ctx.provenance["data"]) == {"Set5", "Set14", "B100", "Urban100"}
+    print(f"bicubic baseline, 12 rows: {time.perf_counter() - t0:.1f} s")
+
+
+# --- input kinds and LR sources ---------------------------------------------------------------------------
+
+
+@pytest.mark.realdata
+def test_rgb_path_matches_a_numpy_computation(data_dir):
+    res = evaluate(Nearest(3), "rgb", "Set5", 3, BASICSR, data_dir, metrics={"psnr_y", "psnr_rgb", "ssim_rgb"})
+    path = data_dir / "benchmark" / "Set5" / "HR" / "bird.png"
+    hr = mod_crop(read_image(path), 3)
+    sr = np.repeat(np.repeat(degrade(hr, 3), 3, axis=0), 3, axis=1)
+    want = score_pair(sr, hr, 3, BASICSR, {"psnr_y", "psnr_rgb", "ssim_rgb"})
+    row = next(r for r in res.per_image if r["image"] == "bird.png")
+    for k in ("psnr_y", "psnr_rgb", "ssim_rgb"):
+        assert row[k] == pytest.approx(want[k], abs=1e-9)
+    assert res.n_images == 5 and res.means["psnr_y"] == pytest.approx(np.mean([r["psnr_y"] for r in res.per_image]))
+
+
+@pytest.mark.realdata
+def test_y_upscaled_identity_equals_bicubic(data_dir):
+    """An identity model on bicubic-upscaled Y scores what bicubic scores (float profile, grey image included)."""
+    metrics = {"psnr_y", "ssim_y", "psnr_rgb"}
+    for name in ("Set5", "Set14"):
+        bic = evaluate("bicubic", "bicubic", name, 2, FLOAT, data_dir, metrics=metrics)
+        ident = evaluate(Identity(), "y_upscaled", name, 2, FLOAT, data_dir, metrics=metrics)
+        for k in metrics:  # RGB: Cb/Cr come from the same bicubic image, so the rebuilt RGB is that image
+            assert ident.means[k] == pytest.approx(bic.means[k], abs=2e-4), (name, k)
+
+
+@pytest.mark.realdata
+def test_y_path_scores_the_models_own_luma(data_dir):
+    res = evaluate(Nearest(2), "y", "Set5", 2, BASICSR, data_dir, metrics={"psnr_y", "psnr_rgb"})
+    from harness.metrics import rgb_to_y
+
+    path = data_dir / "benchmark" / "Set5" / "HR" / "head.png"
+    hr = mod_crop(read_image(path), 2)
+    y_lr = rgb_to_y(degrade(hr, 2)).astype(np.float32) / 255
+    y_sr = np.repeat(np.repeat(y_lr, 2, axis=0), 2, axis=1)
+    want = score_pair(hr / 255.0, hr, 2, BASICSR, {"psnr_y"}, sr_y=y_sr)["psnr_y"]
+    assert next(r for r in res.per_image if r["image"] == "head.png")["psnr_y"] == pytest.approx(want, abs=1e-6)
+    assert all(np.isfinite(r["psnr_rgb"]) for r in res.per_image)
+
+
+@pytest.mark.realdata
+def test_dataset_lr_files_equal_matlab_bicubic_on_set5(data_dir):
+    files = MetricProfile(lr="dataset-files")
+    for s in (2, 4):
+        a = evaluate("bicubic", "bicubic", "Set5", s, BASICSR, data_dir).means
+        b = evaluate("bicubic", "bicubic", "Set5", s, files, data_dir).means
+        assert a == b  # the harness LR is bit-exact with the shipped files
+    with pytest.raises(MissingDataError, match="LR file"):
+        evaluate("bicubic", "bicubic", "Set14", 2, files, data_dir)
+
+
+# --- tiling -----------------------------------------------------------------------------------------------
+
+
+def _small_fcn(scale=2) -> nn.Module:
+    torch.manual_seed(0)
+    return nn.Sequential(
+        nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.Conv2d(8, 8, 3, padding=1), nn.ReLU(),
+        nn.Conv2d(8, 3 * scale * scale, 3, padding=1), nn.PixelShuffle(scale), nn.Sigmoid(),
+    ).eval()
+
+
+def test_tiled_inference_equals_untiled():
+    model = _small_fcn()
+    x = torch.rand(1, 3, 37, 53)
+    full = run_model(model, x)
+    tiled = run_model(model, x, tile=16, tile_overlap=3)  # receptive-field radius of 3 convs: 3
+    assert tiled.shape == full.shape == (1, 3, 74, 106)
+    torch.testing.assert_close(tiled, full, atol=1e-6, rtol=0)
+    short = run_model(model, x, tile=16, tile_overlap=1)  # too little context: visible seams
+    assert (short - full).abs().max() > 1e-3
+
+
+@pytest.mark.realdata
+def test_tiled_evaluation_matches_untiled(data_dir):
+    model = _small_fcn(4)
+    whole = evaluate(model, "rgb", "Set5", 4, BASICSR, data_dir)
+    tiled = evaluate(model, "rgb", "Set5", 4, BASICSR, data_dir, tile=40, tile_overlap=4)
+    for k, v in whole.means.items():
+        assert tiled.means[k] == pytest.approx(v, abs=1e-6)
+
+
+# --- bad inputs -------------------------------------------------------------------------------------------
+
+
+def test_image_smaller_than_scale_or_window_names_the_file(tmp_path):
+    Image.fromarray(np.zeros((3, 3, 3), np.uint8)).save(tmp_path / "tiny.png")
+    with pytest.raises(ImageError, match="tiny.png.*smaller than the scale"):
+        evaluate("bicubic", "bicubic", "Set5", 4, BASICSR, tmp_path, images=[tmp_path / "tiny.png"])
+    Image.fromarray(np.zeros((16, 16, 3), np.uint8)).save(tmp_path / "small.png")
+    with pytest.raises(ImageError, match="small.png"):  # 8×8 after shaving 4: no 11×11 SSIM window fits
+        evaluate("bicubic", "bicubic", "Set5", 4, BASICSR, tmp_path, images=[tmp_path / "small.png"])
+
+
+def test_wrong_model_output_size_is_an_error(tmp_path):
+    Image.fromarray(np.zeros((40, 40, 3), np.uint8)).save(tmp_path / "a.png")
+    with pytest.raises(ImageError, match="a.png.*model output is 10×10"):
+        evaluate(Identity(), "rgb", "Set5", 4, BASICSR, tmp_path, images=[tmp_path / "a.png"])
+    with pytest.raises(ValueError, match="input kind"):
+        evaluate(Identity(), "lab", "Set5", 4, BASICSR, tmp_path, images=[tmp_path / "a.png"])
+
+
+# --- the metrics kind -------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def fake_obtain(monkeypatch):
+    """Stand-in for harness.obtain.obtain_model: a model per scale, or an ObtainError to raise."""
+    table: dict = {}
+
+    def obtain_model(ctx, entry, scale):
+        got = table.get(scale, obtain.Obtained("bicubic", "rgb", "MATLAB-bicubic upscaling"))
+        if isinstance(got, Exception):
+            raise got
+        return got
+
+    monkeypatch.setattr(obtain, "obtain_model", obtain_model)
+    return table
+
+
+@pytest.mark.realdata
+def test_measure_metrics_statuses(data_dir, tmp_path, fake_obtain, monkeypatch):
+    entry = _entry(scale=4, datasets=["Set14"], cells=[("Set5", "psnr_y"), ("Set5", "lpips"), ("Manga109", "psnr_y")])
+    msgs = []
+    ctx = _ctx(data_dir, [entry], progress=msgs.append)
+
+    def no_lpips(*a, **k):
+        raise LpipsUnavailable("no ImageNet alex weights")
+
+    monkeypatch.setattr(ev, "get_lpips_model", no_lpips)
+    got = {(m.dataset, m.metric): m for m in measure_metrics(ctx, entry)}
+    assert set(got) == {("Set5", "psnr_y"), ("Set5", "lpips"), ("Manga109", "psnr_y"), ("Set14", "psnr_y"),
+                        ("Set14", "ssim_y")}
+    assert got[("Set5", "psnr_y")].status is None and got[("Set5", "psnr_y")].value > 20
+    assert got[("Set5", "psnr_y")].extra["n_images"] == 5
+    assert got[("Set5", "lpips")].status == "not-run"
+    assert got[("Set5", "lpips")].reason.startswith("lpips unavailable: no ImageNet alex weights")
+    assert got[("Manga109", "psnr_y")].status == "missing-data" and "manga109.org" in got[("Manga109", "psnr_y")].reason
+    assert got[("Set14", "ssim_y")].status is None  # entry.datasets: psnr_y and ssim_y at least
+    assert set(ctx.provenance["data"]) == {"Set5", "Set14"}
+    assert any("Set14" in m for m in msgs)
+
+
+@pytest.mark.realdata
+def test_measure_metrics_obtain_errors_and_model_failures(data_dir, fake_obtain):
+    fake_obtain[2] = obtain.MissingWeightsError("weights carn/carn_m.pth not found under /w: get them from ...")
+
+    class Broken(nn.Module):
+        def forward(self, x):
+            raise RuntimeError("boom")
+
+    fake_obtain[3] = obtain.Obtained(Broken(), "rgb", "trained")
+    entries = [_entry(scale=s, id=f"m{s}") for s in (2, 3, 4)]
+    ctx = _ctx(data_dir, entries)
+    by_scale = {e.scale: measure_metrics(ctx, e) for e in entries}
+    assert {m.status for m in by_scale[2]} == {"missing-weights"} and "get them" in by_scale[2][0].reason
+    assert {m.status for m in by_scale[3]} == {"error"} and "boom" in by_scale[3][0].reason
+    assert {m.status for m in by_scale[4]} == {None}
+
+
+def test_measure_metrics_without_data(tmp_path, fake_obtain):
+    entry = _entry()
+    got = measure_metrics(_ctx(tmp_path, [entry]), entry)
+    assert {m.status for m in got} == {"missing-data"} and "benchmark.tar" in got[0].reason
+    got = measure_metrics(_ctx(None, [entry]), entry)
+    assert {m.status for m in got} == {"missing-data"} and "--data-dir" in got[0].reason
+
+
+def test_measure_metrics_respects_dataset_restriction(tmp_path, fake_obtain):
+    entry = _entry(datasets=["B100"])
+    got = measure_metrics(_ctx(tmp_path, [entry], datasets={"B100"}), entry)
+    assert {m.dataset for m in got} == {"B100"}
