@@ -63,7 +63,7 @@ def _obtain(ctx: MeasureContext, entry: Entry, scale: int) -> Obtained:
             model, info = weights.load_pretrained(entry.model, scale, ctx.weights_dir, **entry.kwargs)
         except weights.MissingWeightsError as exc:
             raise MissingWeightsError(str(exc)) from None
-        except weights.CorruptWeightsError as exc:
+        except weights.WeightsError as exc:  # corrupt, unsafe or incompatible file: an error cell, not a crash
             raise ObtainError(str(exc)) from None
         ctx.provenance.setdefault("weights", {})[f"{entry.model}_x{scale}"] = info.get("sha256", "")
         label = "third-party weights" if info.get("third_party") else "published weights"
