@@ -173,6 +173,9 @@ class Budget:
     dataset: str | None  # None: the suite entry's declared training set, else the recipe's
     checkpoint_every: int
     needs_gpu: bool = False
+    # Largest evaluation of one (entry, dataset, scale) on a CPU, in G multiply-adds (≈30 G/s here,
+    # environment.md); larger ones become not-run cells that say how to run them.  None: no cap.
+    eval_gmacs_cap: float | None = None
 
     @property
     def is_paper(self) -> bool:
@@ -183,9 +186,11 @@ BUDGETS: dict[str, Budget] = {
     b.name: b
     for b in [
         Budget("smoke", "SMOKE run (proves the pipeline; the model is barely trained)",
-               iterations=20, batch=4, hr_patch=24, dataset="T91", checkpoint_every=10),
+               iterations=20, batch=4, hr_patch=24, dataset="T91", checkpoint_every=10,
+               eval_gmacs_cap=1_500),
         Budget("short", "short CPU run (CPU-hours, far below any paper schedule)",
-               iterations=2_000, batch=16, hr_patch=72, dataset="T91", checkpoint_every=200),
+               iterations=2_000, batch=16, hr_patch=72, dataset="T91", checkpoint_every=200,
+               eval_gmacs_cap=30_000),
         Budget("paper", "the paper's schedule; needs a GPU",
                iterations=None, batch=None, hr_patch=None, dataset=None, checkpoint_every=5_000, needs_gpu=True),
     ]

@@ -290,6 +290,44 @@ def measure_metrics(ctx: MeasureContext, entry: Entry) -> list[Measurement]:
     return out
 
 
+CPU_GMACS_PER_S = 30.0  # environment.md: this machine class runs ≈30 G multiply-adds per second
+
+
+def estimate_eval_gmacs(ctx: MeasureContext, entry: Entry, obtained, scale: int, files: list[Path]) -> float:
+    """Multiply-adds of evaluating ``obtained.model`` on ``files``: MACs per output pixel × HR pixels.
+
+    MACs per output pixel come from the complexity counter at 1280×720 (conv nets scale with pixels).
+    """
+    from PIL import Image
+
+    from harness.complexity import count_complexity
+
+    key = ("gmacs_720p", entry.model, scale, tuple(sorted(entry.kwargs.items())))
+    if key not in ctx.cache:
+        ctx.cache[key] = count_complexity(obtained.model, scale, obtained.input).gmacs
+    pixels = 0
+    for f in files:
+        with Image.open(f) as im:  # reads the header only
+            pixels += (im.width // scale * scale) * (im.height // scale * scale)
+    return ctx.cache[key] / (1280 * 720) * pixels * len(_degradation_runs(entry, scale))
+
+
+def _over_budget(ctx: MeasureContext, entry: Entry, obtained, name: str, scale: int, files) -> str:
+    """A reason when this evaluation exceeds the run budget's CPU cap, else ''."""
+    from harness.budgets import get_budget
+
+    cap = get_budget(ctx.budget).eval_gmacs_cap
+    if cap is None or ctx.device != "cpu" or isinstance(obtained.model, str):
+        return ""
+    gmacs = estimate_eval_gmacs(ctx, entry, obtained, scale, files)
+    if gmacs <= cap:
+        return ""
+    minutes = gmacs / CPU_GMACS_PER_S / 60
+    return (f"not run under the {ctx.budget!r} budget: {name} ×{scale} through {entry.model} is ≈{gmacs:,.0f} G "
+            f"multiply-adds (≈{minutes:.0f} CPU-min; cap {cap:,.0f} G). Run `python -m harness reproduce "
+            f"{ctx.suite.id} --entries {entry.id} --budget paper` (or on a GPU with --device cuda)")
+
+
 def _degradation_runs(entry: Entry, scale: int) -> list[tuple[str, dict[str, Any]]]:
     """(degradation, params) pairs whose results are averaged into one cell.
 
@@ -341,6 +379,11 @@ def _measure_one(
             wanted.discard("lpips")
     if not wanted:
         return out
+
+    skipped = _over_budget(ctx, entry, obtained, name, scale, files)
+    if skipped:
+        return out + [Measurement(m, None, name, scale, reason=skipped, status="not-run",
+                                  extra={"budget_skip": True}) for m in sorted(wanted)]
 
     def progress(done: int, total: int, current: str) -> None:
         if current and (done % 10 == 0 or done == total - 1):

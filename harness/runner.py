@@ -117,7 +117,8 @@ def provenance(suite: Suite, opts: RunOptions) -> dict:
     }
 
 
-def _cells_from(suite: Suite, entry: Entry, measurements: Iterable[Measurement], run_id: str) -> list[dict]:
+def _cells_from(suite: Suite, entry: Entry, measurements: Iterable[Measurement], run_id: str,
+                budget: str) -> list[dict]:
     paper = {(c.dataset, c.scale, c.metric): c for c in entry.paper}
     cells = []
     for m in measurements:
@@ -127,6 +128,7 @@ def _cells_from(suite: Suite, entry: Entry, measurements: Iterable[Measurement],
         cell["measured"] = m.value
         cell["reason"] = m.reason
         cell["run"] = run_id
+        cell["budget"] = budget  # cells of several runs coexist in one file: each says how it was measured
         if m.extra:
             cell["extra"] = m.extra
         if m.status is not None:
@@ -158,7 +160,7 @@ def _rejudge(suite: Suite, cell: dict) -> dict:
     pc = next((c for c in entry.paper if (c.dataset, c.scale, c.metric) ==
                (cell.get("dataset"), cell.get("scale"), cell["metric"])), None)
     fresh = base_cell(suite, entry, pc, metric=cell["metric"], dataset=cell.get("dataset"), scale=cell.get("scale"))
-    for k in ("measured", "reason", "run", "extra", "status", "delta"):
+    for k in ("measured", "reason", "run", "budget", "extra", "status", "delta"):
         if k in cell:
             fresh[k] = cell[k]
     if cell.get("status") in ("match", "deviates", "measured") and cell.get("measured") is not None:
@@ -205,7 +207,7 @@ def run_suite(suite: Suite, opts: RunOptions, report: Callable[[str], None] = pr
                 new += _unmeasured_cells(suite, entry, "error", msg, {kind})
                 continue
             timings[f"{entry.id}:{kind}"] = round(time.perf_counter() - t0, 3)
-            new += _cells_from(suite, entry, measurements, run_id)
+            new += _cells_from(suite, entry, measurements, run_id, opts.budget)
 
     # Every printed cell is present: start from the paper, overlay earlier results, then this run.
     merged: dict[tuple, dict] = {}

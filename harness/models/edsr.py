@@ -22,9 +22,14 @@ from __future__ import annotations
 import math
 
 import torch
-import torch.nn as nn
+from torch import nn
 
-from harness.models.crb import RCAB, CycleResidualBlock, DepthwiseCycleResidualBlock, ResidualBlock
+from harness.models.crb import (
+    RCAB,
+    CycleResidualBlock,
+    DepthwiseCycleResidualBlock,
+    ResidualBlock,
+)
 from harness.models.registry import register_model
 
 EDSR_PAPER = "Lim et al., EDSR: Enhanced Deep Residual Networks for Single Image Super-Resolution (CVPR-W 2017)"

@@ -1,0 +1,54 @@
+"""The evaluation cap of the smoke/short budgets: over-budget evaluations become not-run cells that say
+how to run them, and never overwrite an earlier (e.g. --budget paper) measurement."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import harness.evaluate as evaluate
+from harness.runner import RunOptions, run_suite
+from harness.suite import load_suite
+
+SUITE = """
+id = "cap_suite"
+paper = "synthetic"
+table = "Table 0"
+
+[[entries]]
+id = "srcnn_x4"
+row = "SRCNN"
+model = "srcnn"
+obtain = "load"
+weights = "zoo"
+scale = 4
+paper = [ {{ metric = "psnr_y", value = 30.0, printed = "30.00", dataset = "Set5" }} ]
+"""
+
+
+@pytest.fixture
+def suite(tmp_path: Path):
+    p = tmp_path / "cap_suite.toml"
+    p.write_text(SUITE.format())
+    return load_suite(p)
+
+
+def test_over_budget_evaluation_is_not_run_with_instructions(suite, tmp_path, data_dir, monkeypatch):
+    weights = data_dir.parent / "weights"
+    monkeypatch.setattr(evaluate, "estimate_eval_gmacs", lambda *a, **k: 1e6)
+    opts = RunOptions(results_dir=tmp_path, data_dir=data_dir, weights_dir=weights, progress=False, budget="smoke")
+    cell = next(c for c in run_suite(suite, opts, report=lambda m: None)["cells"] if c["metric"] == "psnr_y")
+    assert cell["status"] == "not-run"
+    assert "--budget paper" in cell["reason"] and "CPU-min" in cell["reason"]
+
+
+def test_budget_skip_keeps_the_earlier_measurement(suite, tmp_path, data_dir, monkeypatch):
+    weights = data_dir.parent / "weights"
+    paper = RunOptions(results_dir=tmp_path, data_dir=data_dir, weights_dir=weights, progress=False, budget="paper")
+    first = next(c for c in run_suite(suite, paper, report=lambda m: None)["cells"] if c["metric"] == "psnr_y")
+    assert first["measured"] is not None
+    monkeypatch.setattr(evaluate, "estimate_eval_gmacs", lambda *a, **k: 1e6)
+    smoke = RunOptions(results_dir=tmp_path, data_dir=data_dir, weights_dir=weights, progress=False, budget="smoke")
+    again = next(c for c in run_suite(suite, smoke, report=lambda m: None)["cells"] if c["metric"] == "psnr_y")
+    assert again["measured"] == first["measured"] and again["status"] == first["status"]
