@@ -818,7 +818,7 @@ def measure_complexity(ctx: MeasureContext, entry: Entry) -> list[Measurement]:
         except ComplexityError as exc:
             out += [Measurement(m, None, scale=scale, status="error", reason=str(exc)) for m in sorted(metrics)]
             continue
-        out += _measurements(entry.model, scale, c, metrics, printed)
+        out += _measurements(entry.model, scale, c, metrics, printed, entry.count)
     return out
 
 
@@ -830,14 +830,23 @@ _MACS_FIELDS = ("lr_shape", "input_kind", "x3_rounding", "macs_fvcore", "macs_bi
 _CONVS_FIELDS = ("convs", "convs_frozen", "conv_calls", "deployed")
 
 
-def _measurements(name: str, scale: int, c: Complexity, metrics: set[str], printed: dict) -> list[Measurement]:
+_PARAMS_CONVENTION = {"all": ("params", "all parameters"), "no-bias": ("params_nobias", "parameters without biases"),
+                      "weights-only": ("params_weights", "conv/linear weights only")}
+
+
+def _measurements(name: str, scale: int, c: Complexity, metrics: set[str], printed: dict,
+                  count=None) -> list[Measurement]:
+    """Measurements of one counted model; ``count`` (suite.Count) picks the convention of the value."""
     d = c.to_dict()
+    params_conv = getattr(count, "params", "all")
     per_module = d["per_module"]
     out = []
     for m in ("params", "params_nobias"):
         if m in metrics:
-            value = c.params if m == "params" else c.params_nobias
-            reason = (f"{'all parameters' if m == 'params' else 'parameters without biases'} of {name} ×{scale}"
+            field, what = _PARAMS_CONVENTION[params_conv] if m == "params" else _PARAMS_CONVENTION["no-bias"]
+            value = getattr(c, field)
+            reason = (f"{what} of {name} ×{scale}" + (" (the suite's convention)" if m == "params" and
+                                                       params_conv != "all" else "") +
                       f" ({c.deployed}): with biases {c.params:,}, without {c.params_nobias:,}, "
                       f"conv/linear weights only {c.params_weights:,}")
             pc = printed.get((scale, m))
@@ -859,7 +868,13 @@ def _measurements(name: str, scale: int, c: Complexity, metrics: set[str], print
                 reason += f"; {explain_macs(pc.value, c, pc.printed)}"
             extra = {k: d[k] for k in _MACS_FIELDS}
             extra["per_module"] = {k: v["macs"] for k, v in per_module.items()}
-            out.append(Measurement(m, c.macs_fvcore / 1e9, scale=scale, reason=reason, extra=extra))
+            if getattr(count, m, "fvcore") == "deconv-per-output":
+                value = c.macs_deconv_per_output
+                reason = ("the suite's convention: transposed convs counted per output pixel "
+                          f"{value / 1e9:.4f} G; " + reason)
+            else:
+                value = c.macs_fvcore
+            out.append(Measurement(m, value / 1e9, scale=scale, reason=reason, extra=extra))
     if "convs" in metrics:
         reason = (f"convolutions executed in one forward of the deploy form ({c.deployed}): {c.conv_calls}; "
                   f"conv layers (modules with trainable weights): {c.convs}"

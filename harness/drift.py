@@ -17,10 +17,11 @@ from __future__ import annotations
 import json
 import math
 import subprocess
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from harness.results import RESULTS_DIR, atomic_write_text, read_results, results_path
 
@@ -300,7 +301,7 @@ def update_baseline(suite_ids: Iterable[str] | None, results_dir: Path = RESULTS
                             "--reason 'switch SSIM to the Wang filter (issue #12)'")
     results_dir, baseline_dir = Path(results_dir), Path(baseline_dir)
     ids = list(suite_ids) if suite_ids else sorted(p.stem for p in results_dir.glob("*.json"))
-    header = {"reason": reason.strip(), "date": (now or datetime.now(timezone.utc)).isoformat(timespec="seconds"),
+    header = {"reason": reason.strip(), "date": (now or datetime.now(UTC)).isoformat(timespec="seconds"),
               "git_commit": git_commit()}
     written = []
     for suite in ids:

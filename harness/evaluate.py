@@ -80,10 +80,13 @@ def describe_protocol(profile: MetricProfile, scale: int, n_images: int, metrics
     lr = "MATLAB-bicubic LR" if profile.lr == "matlab-bicubic" else "dataset LR files"
     parts = [lr]
     if wanted & {"psnr_y", "ssim_y"}:
-        parts.append(f"Y BT.601 {profile.y_rounding}")
+        parts.append(f"Y BT.601 {'rounded to uint8' if profile.y_rounding == 'round' else 'float'}")
+        parts.append("grey images: BT.601 Y of replicated RGB" if profile.grey_y == "bt601"
+                     else "grey images: grey value as Y")
     if wanted & {"psnr_rgb", "ssim_rgb"}:
         parts.append("RGB")
-    parts += [profile.quantize, f"shave {profile.shave_for(scale)}"]
+    parts += [{"round": "SR rounded", "truncate": "SR truncated", "none": "SR unquantised"}[profile.quantize],
+              f"shave {profile.shave_for(scale)}"]
     if wanted & {"ssim_y", "ssim_rgb"}:
         parts.append("Wang SSIM" if profile.ssim == "wang" else "skimage-default SSIM")
     if "lpips" in wanted:

@@ -8,9 +8,10 @@ A kind that cannot measure something returns a Measurement with ``status`` set (
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from harness.profile import MetricProfile
 from harness.suite import Entry, Suite

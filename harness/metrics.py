@@ -188,6 +188,7 @@ def score_pair(
         raise ValueError(f"score_pair: unknown metrics {sorted(unknown)}; known: {sorted(ALL_METRICS)}")
     if sr.shape != hr.shape:
         raise ValueError(f"score_pair: SR {sr.shape} and HR {hr.shape} differ in shape")
+    grey = grey and profile.grey_y == "identity"  # "bt601": score the replicated grey image like colour
     sr255 = quantize(sr, profile.quantize)
     hr255 = np.asarray(hr, dtype=np.float64)
     border = profile.shave_for(scale)

@@ -12,15 +12,30 @@ rendering goes into a page, so re-rendering unchanged results gives identical fi
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import jinja2
 
 from harness import __version__
-from harness.plots import MEASURED_STATUSES, X_AXES, Chart, chart_files, device_kind, finite, plot_cells
-from harness.results import RESULTS_DIR, atomic_write_text, paper_cells, read_results, results_path
+from harness.plots import (
+    MEASURED_STATUSES,
+    X_AXES,
+    Chart,
+    chart_files,
+    device_kind,
+    finite,
+    plot_cells,
+)
+from harness.results import (
+    RESULTS_DIR,
+    atomic_write_text,
+    paper_cells,
+    read_results,
+    results_path,
+)
 from harness.suite import SUITES_DIR, Suite, SuiteError, load_suite
 
 REPORTS_DIR = RESULTS_DIR.parent / "reports"

@@ -12,14 +12,14 @@ import platform
 import subprocess
 import time
 import traceback
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable
 
 import torch
 
 import harness
-from harness.measure import MeasureContext, Measurement, MeasureFn
+from harness.measure import MeasureContext, MeasureFn, Measurement
 from harness.results import (
     RESULTS_DIR,
     base_cell,
@@ -86,9 +86,9 @@ def _kind_function(kind: str) -> MeasureFn:
 def _git_commit() -> str:
     try:
         root = Path(__file__).resolve().parent.parent
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=5)
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=5, check=False)
         dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
-                               capture_output=True, text=True, timeout=5).stdout.strip()
+                               capture_output=True, text=True, timeout=5, check=False).stdout.strip()
         return out.stdout.strip() + ("-dirty" if dirty else "") if out.returncode == 0 else "unknown"
     except (OSError, subprocess.SubprocessError):
         return "unknown"
@@ -104,7 +104,7 @@ def provenance(suite: Suite, opts: RunOptions) -> dict:
     return {
         "harness_version": harness.__version__,
         "git_commit": _git_commit(),
-        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         "python": platform.python_version(),
         "torch": torch.__version__,
         "platform": platform.platform(),
@@ -190,6 +190,7 @@ def run_suite(suite: Suite, opts: RunOptions, report: Callable[[str], None] = pr
     timings: dict[str, float] = {}
     for i, entry in enumerate(selected, 1):
         kinds = [k for k in kinds_for(entry, suite) if k in opts.only]
+        ctx.profile = suite.entry_profile(entry)
         if entry.obtain == "paper-only":
             new += _unmeasured_cells(suite, entry, "paper-only", entry.reason, None)
             continue
@@ -201,7 +202,7 @@ def run_suite(suite: Suite, opts: RunOptions, report: Callable[[str], None] = pr
             except ModuleNotFoundError as exc:
                 new += _unmeasured_cells(suite, entry, "not-run", f"kind {kind!r} is not available: {exc}", {kind})
                 continue
-            except Exception as exc:  # one entry's failure must not sink the suite
+            except Exception as exc:  # noqa: BLE001 — one entry's failure must not sink the suite
                 msg = f"{type(exc).__name__}: {exc}"
                 report(f"  error: {msg}\n{traceback.format_exc(limit=3)}")
                 new += _unmeasured_cells(suite, entry, "error", msg, {kind})
@@ -266,20 +267,24 @@ def remeasure_baselines(baseline_dir: Path, results_dir: Path, base: RunOptions 
     for path in sorted(Path(baseline_dir).glob("*.json")):
         doc = json.loads(path.read_text(encoding="utf-8"))
         suite = load_suite(doc["suite"])
-        cells = doc.get("cells", [])
-        kinds = {kind_of(c["metric"], suite) for c in cells} - {None}
-        datasets = {c["dataset"] for c in cells if c.get("dataset")}
-        opts = RunOptions(
-            budget=(base.budget if base else "smoke"),
-            only=kinds,
-            entries={c["entry"] for c in cells},
-            datasets=datasets or None,
-            data_dir=base.data_dir if base else None,
-            weights_dir=base.weights_dir if base else None,
-            device=base.device if base else "cpu",
-            results_dir=Path(results_dir),
-            progress=base.progress if base else True,
-        )
-        run_suite(suite, opts, report)
+        by_kind: dict[str, list[dict]] = {}
+        for c in doc.get("cells", []):
+            by_kind.setdefault(kind_of(c["metric"], suite), []).append(c)
+        by_kind.pop(None, None)
+        # one run per kind, so an entry baselined for its params is not also evaluated or trained
+        for kind, cells in sorted(by_kind.items()):
+            datasets = {c["dataset"] for c in cells if c.get("dataset")}
+            opts = RunOptions(
+                budget=(base.budget if base else "smoke"),
+                only={kind},
+                entries={c["entry"] for c in cells},
+                datasets=datasets or None,
+                data_dir=base.data_dir if base else None,
+                weights_dir=base.weights_dir if base else None,
+                device=base.device if base else "cpu",
+                results_dir=Path(results_dir),
+                progress=base.progress if base else True,
+            )
+            run_suite(suite, opts, report)
         done.append(suite.id)
     return done

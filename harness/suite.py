@@ -12,7 +12,14 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from harness.profile import PROFILES, MetricProfile, resolve_profile
 
@@ -68,6 +75,18 @@ class Train(_Strict):
     notes: str = ""
 
 
+class Count(_Strict):
+    """Counting conventions that reproduce a paper's complexity columns (conventions.md §3).
+
+    params: "all" parameters, "no-bias" (weights, PReLU/BN kept), or "weights-only" (conv/linear weights);
+    multadds/flops: "fvcore" MACs, or "deconv-per-output" (transposed convs counted per output pixel).
+    """
+
+    params: Literal["all", "no-bias", "weights-only"] = "all"
+    multadds: Literal["fvcore", "deconv-per-output"] = "fvcore"
+    flops: Literal["fvcore", "deconv-per-output"] = "fvcore"
+
+
 class Entry(_Strict):
     id: str
     row: str  # the row label exactly as printed
@@ -84,6 +103,10 @@ class Entry(_Strict):
     # named degradation such as the STEA paper's Gaussian blur kernels; parameters in degradation_params.
     degradation: str = "bicubic"
     degradation_params: dict[str, Any] = Field(default_factory=dict)
+    # Metric-profile fields that differ for this row (e.g. rows a paper measured itself vs rows it copied
+    # from other papers); say why in notes.
+    profile: dict[str, Any] = Field(default_factory=dict)
+    count: Count = Field(default_factory=Count)  # the convention that reproduces the printed complexity
     measure: list[str] = Field(default_factory=list)  # extra kinds/metrics to measure beyond printed cells
     datasets: list[str] = Field(default_factory=list)  # extra datasets to evaluate beyond printed cells
     paper: list[PaperCell] = Field(default_factory=list)
@@ -97,7 +120,7 @@ class Entry(_Strict):
         return v
 
     @model_validator(mode="after")
-    def _obtain_fields(self) -> "Entry":
+    def _obtain_fields(self) -> Entry:
         if self.obtain == "paper-only" and not self.reason:
             raise ValueError("a paper-only entry needs 'reason' (why the harness cannot measure it)")
         if self.obtain in ("load", "train") and not self.model:
@@ -141,7 +164,7 @@ class Suite(_Strict):
     path: Path | None = Field(default=None, exclude=True)
 
     @model_validator(mode="after")
-    def _consistent(self) -> "Suite":
+    def _consistent(self) -> Suite:
         known = KNOWN_METRICS | set(self.metrics)
         seen: set[str] = set()
         for e in self.entries:
@@ -157,6 +180,12 @@ class Suite(_Strict):
         for m in self.tolerances:
             if m not in known:
                 raise ValueError(f"[tolerances]: unknown metric {m!r}")
+        for e in self.entries:
+            if e.profile:
+                try:
+                    resolve_profile(self.profile.name, {**self.profile.overrides, **e.profile})
+                except (ValueError, KeyError) as exc:
+                    raise ValueError(f"entry {e.id!r}: invalid profile override {e.profile}: {exc}") from None
         if self.profile.name not in PROFILES:
             raise ValueError(f"[profile] name {self.profile.name!r} unknown; known: {', '.join(PROFILES)}")
         return self
@@ -164,6 +193,10 @@ class Suite(_Strict):
     @property
     def metric_profile(self) -> MetricProfile:
         return resolve_profile(self.profile.name, self.profile.overrides)
+
+    def entry_profile(self, entry: Entry) -> MetricProfile:
+        """The suite's profile with the entry's own overrides applied."""
+        return resolve_profile(self.profile.name, {**self.profile.overrides, **entry.profile})
 
     def entry(self, entry_id: str) -> Entry:
         for e in self.entries:
@@ -216,7 +249,7 @@ def load_suite(path_or_id: str | Path, *, check_models: bool = True) -> Suite:
 
 
 def _check_models(suite: Suite, path: Path) -> None:
-    from harness.models import get_spec, UnknownModelError
+    from harness.models import UnknownModelError, get_spec
 
     for i, e in enumerate(suite.entries):
         if e.model is None or e.model == "bicubic":

@@ -18,7 +18,7 @@ import math
 
 import torch
 import torch.fx
-import torch.nn as nn
+from torch import nn
 
 from harness.measure import MeasureContext, Measurement
 from harness.results import printed_half_unit
@@ -72,7 +72,7 @@ def count_nesting(module: nn.Module) -> int:
 
 
 def measure_variables(module: nn.Module) -> dict[str, int]:
-    f = int(getattr(module, "in_channels"))
+    f = int(module.in_channels)
     return {
         "uae_k": count_nesting(module),
         "uae_n": sum(p.numel() for p in module.parameters()),

@@ -49,11 +49,11 @@ def chromium(tmp_path: Path, page: Path, *args: str) -> subprocess.CompletedProc
     profile = tmp_path / f"profile-{len(list(tmp_path.glob('profile-*')))}"
     profile.mkdir()
     cmd = [find_chromium(), *FLAGS, f"--user-data-dir={profile}", *args, page.resolve().as_uri()]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False)
 
 
 def console_errors(stderr: str) -> list[str]:
-    return [line for line in stderr.splitlines() if "Uncaught" in line or re.search(r"CONSOLE.*error", line, re.I)]
+    return [line for line in stderr.splitlines() if "Uncaught" in line or re.search(r"CONSOLE.*error", line, re.IGNORECASE)]
 
 
 @pytest.mark.parametrize("page", ["index.html", f"{SUITE_ID}.html"])

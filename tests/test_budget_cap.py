@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-import harness.evaluate as evaluate
+from harness import evaluate
 from harness.runner import RunOptions, run_suite
 from harness.suite import load_suite
 

@@ -5,13 +5,20 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from harness.drift import (
-    BaselineError, Tolerance, check_drift, main_baseline, main_drift, parse_subset, tolerance_for, update_baseline,
+    BaselineError,
+    Tolerance,
+    check_drift,
+    main_baseline,
+    main_drift,
+    parse_subset,
+    tolerance_for,
+    update_baseline,
 )
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -157,7 +164,7 @@ def test_update_without_reason_is_refused(tmp_path: Path):
 
 
 def test_update_with_subset(tmp_path: Path):
-    when = datetime(2025, 1, 2, tzinfo=timezone.utc)
+    when = datetime(2025, 1, 2, tzinfo=UTC)
     [path] = update_baseline([SUITE_ID], FIXTURES / "results", tmp_path, reason="test: Set5 PSNR only",
                              subset=parse_subset("metric=psnr_y;dataset=Set5"), now=when)
     doc = json.loads(path.read_text())

@@ -12,7 +12,13 @@ from pathlib import Path
 import pytest
 
 from harness.report import (
-    STATUS_STYLES, build_table, derive_columns, format_value, own_printed, render_reports, reproduced,
+    STATUS_STYLES,
+    build_table,
+    derive_columns,
+    format_value,
+    own_printed,
+    render_reports,
+    reproduced,
 )
 from harness.suite import SuiteError, load_suite
 
@@ -119,7 +125,7 @@ def test_own_printed():
 
 def test_reasons_and_notes_are_numbered_footnotes_and_tooltips(rendered: Path):
     html = (rendered / f"{SUITE_ID}.html").read_text()
-    footnotes = re.findall(r'<li id="fn(\d+)" value="\d+">(.*?)</li>', html, flags=re.S)
+    footnotes = re.findall(r'<li id="fn(\d+)" value="\d+">(.*?)</li>', html, flags=re.DOTALL)
     numbers = [int(n) for n, _ in footnotes]
     assert numbers == list(range(1, len(numbers) + 1))
     text = unescape(" ".join(t for _, t in footnotes))
@@ -180,7 +186,7 @@ def test_provenance_profile_and_ambiguities(rendered: Path):
 
 def test_index_counts_and_reproduced_fraction(rendered: Path):
     html = (rendered / "index.html").read_text()
-    row = re.search(r'<tr>\s*<th scope="row"><a href="synthetic_table.html">.*?</tr>', html, flags=re.S).group(0)
+    row = re.search(r'<tr>\s*<th scope="row"><a href="synthetic_table.html">.*?</tr>', html, flags=re.DOTALL).group(0)
     counts = [int(n) for n in re.findall(r'<td class="count[^"]*">(\d+)</td>', row)]
     statuses = Counter(c["status"] for c in fixture_doc()["cells"])
     assert counts == [sum(statuses.values())] + [statuses.get(s, 0) for s in STATUS_STYLES]
@@ -193,7 +199,7 @@ def test_index_counts_and_reproduced_fraction(rendered: Path):
 
 def test_index_lists_unrun_suite(rendered: Path):
     html = (rendered / "index.html").read_text()
-    row = re.search(r'<tr class="notrun">.*?</tr>', html, flags=re.S).group(0)
+    row = re.search(r'<tr class="notrun">.*?</tr>', html, flags=re.DOTALL).group(0)
     assert "synthetic_unrun" in row and "not run" in row and "Table S2" in row
 
 

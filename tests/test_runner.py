@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 
-import harness.runner as runner
+from harness import runner
 from harness.cli import main
 from harness.results import judge, printed_half_unit, read_results, results_path
 from harness.runner import RunOptions, run_suite
 from harness.suite import load_suite
 
-QUIET = dict(report=lambda m: None)
+QUIET = {"report": lambda m: None}
 
 
 def opts(tmp_path: Path, **kw) -> RunOptions:

@@ -15,7 +15,7 @@ These are blocks, not SR networks; they are registered so suites can count and t
 from __future__ import annotations
 
 import torch
-import torch.nn as nn
+from torch import nn
 
 from harness.models.registry import register_model
 

@@ -19,11 +19,10 @@ Architecture as in the authors' code (sanghyun-son/EDSR-PyTorch, ``model/edsr.py
 
 from __future__ import annotations
 
-import math
-
 import torch
 from torch import nn
 
+from harness.models.common import DIV2K_RGB_MEAN, MeanShift, PixelShuffleUpsampler
 from harness.models.crb import (
     RCAB,
     CycleResidualBlock,
@@ -35,41 +34,7 @@ from harness.models.registry import register_model
 EDSR_PAPER = "Lim et al., EDSR: Enhanced Deep Residual Networks for Single Image Super-Resolution (CVPR-W 2017)"
 CRB_PAPER = "Cheng et al., Optimization of Module Transferability in SISR (UAE, CRB, DCRB)"
 
-DIV2K_RGB_MEAN = (0.4488, 0.4371, 0.4040)  # EDSR's ``args.rgb_mean`` (DIV2K training set mean)
 BLOCKS = ("rb", "crb", "dcrb", "rcab")
-
-
-class MeanShift(nn.Module):
-    """EDSR's MeanShift with std 1: ``sign = -1`` maps [0,1] RGB to 255·x − 255·mean, ``+1`` inverts it."""
-
-    def __init__(self, rgb_range: float = 255.0, rgb_mean: tuple[float, float, float] = DIV2K_RGB_MEAN,
-                 sign: int = -1):
-        super().__init__()
-        if sign not in (-1, 1):
-            raise ValueError("sign must be -1 (subtract the mean) or +1 (add it back)")
-        self.sign = sign
-        self.rgb_range = float(rgb_range)
-        self.register_buffer("mean", torch.tensor(rgb_mean).view(1, 3, 1, 1) * rgb_range, persistent=False)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.sign < 0:
-            return x * self.rgb_range - self.mean
-        return (x + self.mean) / self.rgb_range
-
-
-class Upsampler(nn.Sequential):
-    """Sub-pixel upsampler of EDSR: log2(s) stages of conv(f -> 4f) + PixelShuffle(2), or one ×3 stage."""
-
-    def __init__(self, scale: int, channels: int):
-        layers: list[nn.Module] = []
-        if scale in (2, 4, 8):
-            for _ in range(int(math.log2(scale))):
-                layers += [nn.Conv2d(channels, 4 * channels, 3, padding=1), nn.PixelShuffle(2)]
-        elif scale == 3:
-            layers += [nn.Conv2d(channels, 9 * channels, 3, padding=1), nn.PixelShuffle(3)]
-        else:
-            raise ValueError(f"EDSR's upsampler supports scales 2, 3, 4 and 8, not {scale}")
-        super().__init__(*layers)
 
 
 def make_block(block: str, channels: int, res_scale: float, cycles: int = 2, reduction: int = 16) -> nn.Module:
@@ -93,19 +58,20 @@ class EDSR(nn.Module):
                  rgb_range: float = 255.0):
         super().__init__()
         self.scale = scale
-        self.sub_mean = MeanShift(rgb_range, sign=-1)
+        self.rgb_range = float(rgb_range)
+        self.sub_mean = MeanShift(DIV2K_RGB_MEAN, sign=-1, rgb_range=rgb_range)
         self.head = nn.Conv2d(colors, channels, 3, padding=1)
         self.body = nn.Sequential(
             *[make_block(block, channels, res_scale, cycles, reduction) for _ in range(num_blocks)],
             nn.Conv2d(channels, channels, 3, padding=1),
         )
-        self.tail = nn.Sequential(Upsampler(scale, channels), nn.Conv2d(channels, colors, 3, padding=1))
-        self.add_mean = MeanShift(rgb_range, sign=1)
+        self.tail = nn.Sequential(PixelShuffleUpsampler(channels, scale), nn.Conv2d(channels, colors, 3, padding=1))
+        self.add_mean = MeanShift(DIV2K_RGB_MEAN, sign=1, rgb_range=rgb_range)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.head(self.sub_mean(x))
+        x = self.head(self.sub_mean(x * self.rgb_range))  # [0, 1] -> EDSR's 0-255 range, mean removed
         x = x + self.body(x)  # global residual (EDSR Fig. 3)
-        return self.add_mean(self.tail(x))
+        return self.add_mean(self.tail(x)) / self.rgb_range
 
 
 # EDSR paper Sec. 4: the baseline has B = 16, F = 64, no residual scaling; the full EDSR B = 32, F = 256,

@@ -15,10 +15,11 @@ Models whose authors trained on another range (0–255, mean-shifted) convert in
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable, Literal
+from typing import Literal
 
-import torch.nn as nn
+from torch import nn
 
 InputKind = Literal["rgb", "y", "y_upscaled"]
 
