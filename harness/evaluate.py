@@ -322,7 +322,10 @@ def _over_budget(ctx: MeasureContext, entry: Entry, obtained, name: str, scale: 
     cap = get_budget(ctx.budget).eval_gmacs_cap
     if cap is None or ctx.device != "cpu" or isinstance(obtained.model, str):
         return ""
-    gmacs = estimate_eval_gmacs(ctx, entry, obtained, scale, files)
+    try:
+        gmacs = estimate_eval_gmacs(ctx, entry, obtained, scale, files)
+    except Exception:  # noqa: BLE001 — a model that cannot be counted is evaluated (and fails) as usual
+        return ""
     if gmacs <= cap:
         return ""
     minutes = gmacs / CPU_GMACS_PER_S / 60

@@ -117,6 +117,26 @@ def provenance(suite: Suite, opts: RunOptions) -> dict:
     }
 
 
+UNDERTRAINED = "trained under the {budget!r} budget, not the paper's schedule: the value is recorded but not compared"
+
+
+def _verdict(suite: Suite, entry: Entry, pc, cell: dict) -> None:
+    """Set a measured cell's status and delta against the paper.
+
+    A model trained under a smoke/short budget is not the paper's model: its image metrics keep their
+    value, but the comparison is not made (it would only measure the budget).
+    """
+    budget = cell.get("budget", "paper")
+    if entry.obtain == "train" and budget != "paper" and KIND_OF_METRIC.get(cell["metric"]) == "metrics":
+        cell["status"], cell["delta"] = "not-run", None
+        note = UNDERTRAINED.format(budget=budget)
+        if not cell["reason"].startswith(note):
+            cell["reason"] = f"{note} (train with --budget paper on a GPU); {cell['reason']}"
+        return
+    tol, rel = resolve_tolerance(suite, pc, cell["metric"])
+    cell["status"], cell["delta"] = judge(pc.value if pc else None, cell["measured"], tol, rel)
+
+
 def _cells_from(suite: Suite, entry: Entry, measurements: Iterable[Measurement], run_id: str,
                 budget: str) -> list[dict]:
     paper = {(c.dataset, c.scale, c.metric): c for c in entry.paper}
@@ -134,8 +154,7 @@ def _cells_from(suite: Suite, entry: Entry, measurements: Iterable[Measurement],
         if m.status is not None:
             cell["status"] = m.status
         else:
-            tol, rel = resolve_tolerance(suite, pc, m.metric)
-            cell["status"], cell["delta"] = judge(pc.value if pc else None, m.value, tol, rel)
+            _verdict(suite, entry, pc, cell)
         cells.append(cell)
     return cells
 
@@ -163,9 +182,9 @@ def _rejudge(suite: Suite, cell: dict) -> dict:
     for k in ("measured", "reason", "run", "budget", "extra", "status", "delta"):
         if k in cell:
             fresh[k] = cell[k]
-    if cell.get("status") in ("match", "deviates", "measured") and cell.get("measured") is not None:
-        tol, rel = resolve_tolerance(suite, pc, cell["metric"])
-        fresh["status"], fresh["delta"] = judge(pc.value if pc else None, cell["measured"], tol, rel)
+    undertrained = cell.get("status") == "not-run" and cell.get("reason", "").startswith("trained under the")
+    if (cell.get("status") in ("match", "deviates", "measured") or undertrained) and cell.get("measured") is not None:
+        _verdict(suite, entry, pc, fresh)
     return fresh
 
 

@@ -76,7 +76,7 @@ def test_bicubic_baseline_reproduces_the_published_rows(data_dir):
             assert m.status is None, m.reason
             tol = suite.tolerances[cell.metric]
             assert abs(m.value - cell.value) <= tol, f"{entry.id} {cell.dataset} {cell.metric}: {m.value} vs {cell.value}"
-            assert "MATLAB-bicubic LR, Y BT.601 float, round" in m.reason and f"shave {cell.scale}" in m.reason
+            assert "MATLAB-bicubic LR, Y BT.601 float, grey images: grey value as Y, SR rounded" in m.reason and f"shave {cell.scale}" in m.reason
             assert set(m.extra["timing"]) >= {"io", "degradation", "forward", "metrics"}
             checked += 1
     assert checked == 24

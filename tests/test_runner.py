@@ -120,3 +120,35 @@ def test_show_json_lists_paper_cells_exactly_as_printed(capsys):
 def test_cli_reports_bad_suite_cleanly(capsys):
     assert main(["show", "definitely_not_a_suite"]) == 2
     assert "no such suite file" in capsys.readouterr().err
+
+
+def test_remeasure_baselines_reproduces_the_committed_uae_baseline(tmp_path):
+    import shutil as _sh
+
+    from harness.drift import check_drift
+    from harness.runner import remeasure_baselines
+
+    base = tmp_path / "baselines"
+    base.mkdir()
+    _sh.copy(Path(__file__).parent.parent / "results" / "baselines" / "uae_table2.json", base)
+    out = tmp_path / "now"
+    assert remeasure_baselines(base, out, RunOptions(progress=False), report=lambda m: None) == ["uae_table2"]
+    assert check_drift(base, out).ok
+
+
+def test_smoke_trained_metrics_are_recorded_but_not_compared(tmp_path, monkeypatch):
+    from harness.measure import Measurement
+
+    p = tmp_path / "train_suite.toml"
+    p.write_text('id = "train_suite"\npaper = "synthetic"\ntable = "T"\n[[entries]]\nid = "s"\nrow = "S"\n'
+                 'model = "srcnn"\nobtain = "train"\nscale = 4\ntrain = { recipe = "default" }\n'
+                 'paper = [ { metric = "psnr_y", value = 30.0, printed = "30.00", dataset = "Set5" } ]\n')
+    suite = load_suite(p)
+    monkeypatch.setattr(runner, "_kind_function",
+                        lambda kind: lambda ctx, e: [Measurement("psnr_y", 30.0, "Set5", 4, reason="r")])
+    for budget, status in (("smoke", "not-run"), ("paper", "match")):
+        doc = run_suite(suite, opts(tmp_path / budget, budget=budget), **QUIET)
+        cell = next(c for c in doc["cells"] if c["metric"] == "psnr_y")
+        assert (cell["status"], cell["measured"]) == (status, 30.0)
+    assert "not compared" in next(c for c in run_suite(suite, opts(tmp_path / "smoke", budget="smoke"), **QUIET)
+                                  ["cells"] if c["metric"] == "psnr_y")["reason"]
