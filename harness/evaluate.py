@@ -81,6 +81,8 @@ def describe_protocol(profile: MetricProfile, scale: int, n_images: int, metrics
     parts = [lr]
     if wanted & {"psnr_y", "ssim_y"}:
         parts.append(f"Y BT.601 {'rounded to uint8' if profile.y_rounding == 'round' else 'float'}")
+        if profile.y_model_input == "matlab-y":
+            parts.append("Y models fed the MATLAB Y pipeline (HR Y in double, bicubic down/up)")
         parts.append("grey images: BT.601 Y of replicated RGB" if profile.grey_y == "bt601"
                      else "grey images: grey value as Y")
     if wanted & {"psnr_rgb", "ssim_rgb"}:
@@ -138,9 +140,20 @@ def _from_tensor(t: torch.Tensor) -> np.ndarray:
     return a[:, :, 0] if a.shape[2] == 1 else a
 
 
+def matlab_y_input(hr: np.ndarray, scale: int, input_kind: str, grey: bool) -> np.ndarray:
+    """The luma input of the SRCNN/VDSR MATLAB test code: HR Y in double, bicubic down (and, for
+    ``y_upscaled``, back up), never quantised — not the Y of a uint8 RGB LR image."""
+    y = luma(np.asarray(hr, dtype=np.float64), grey=grey) / 255.0
+    low = imresize(y, scale=1.0 / scale)
+    return low if input_kind == "y" else imresize(low, output_shape=y.shape)
+
+
 def _super_resolve(model, input_kind: str, lr: np.ndarray, hr_shape: tuple[int, int], grey: bool, device: str,
-                   tile: int | None, tile_overlap: int) -> tuple[np.ndarray, np.ndarray | None]:
-    """(SR RGB — uint8 or float [0, 1] — , model's own Y/255 or None) for one uint8 LR image."""
+                   tile: int | None, tile_overlap: int,
+                   y_input: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+    """(SR RGB — uint8 or float [0, 1] — , model's own Y/255 or None) for one uint8 LR image.
+
+    ``y_input``: the luma to feed a Y model instead of the one derived from ``lr`` (profile y_model_input)."""
     if input_kind == "bicubic":
         return imresize(lr, output_shape=hr_shape), None
     if input_kind == "rgb":
@@ -149,7 +162,9 @@ def _super_resolve(model, input_kind: str, lr: np.ndarray, hr_shape: tuple[int, 
         return sr, None
     up = imresize(lr, output_shape=hr_shape)  # bicubic LR upscaled: Cb/Cr source (and input of y_upscaled)
     src = lr if input_kind == "y" else up
-    y = _from_tensor(run_model(model, _to_tensor(luma(src, grey=grey) / 255.0, device), tile, tile_overlap))
+    if y_input is None:
+        y_input = luma(src, grey=grey) / 255.0
+    y = _from_tensor(run_model(model, _to_tensor(y_input, device), tile, tile_overlap))
     _check_shape(y.shape[:2], hr_shape, input_kind)
     if grey:  # a grey image is its own luma
         return np.repeat(y[:, :, None], 3, axis=2), y
@@ -221,7 +236,9 @@ def evaluate(
             elif lr.shape[:2] != (hr.shape[0] // scale, hr.shape[1] // scale):
                 raise ImageError(f"LR file {lr_file} is {lr.shape[0]}×{lr.shape[1]}, expected HR/{scale}")
             t2 = time.perf_counter()
-            sr, sr_y = _super_resolve(model, input_kind, lr, hr.shape[:2], grey, device, tile, tile_overlap)
+            y_in = (matlab_y_input(hr, scale, input_kind, grey)
+                    if profile.y_model_input == "matlab-y" and input_kind in ("y", "y_upscaled") else None)
+            sr, sr_y = _super_resolve(model, input_kind, lr, hr.shape[:2], grey, device, tile, tile_overlap, y_in)
             t3 = time.perf_counter()
             values = score_pair(sr, hr, scale, profile, wanted, sr_y=sr_y, grey=grey)
         except (ImageError, ValueError) as exc:

@@ -26,6 +26,9 @@ class MetricProfile(BaseModel):
     # convert 3-channel images to YCbCr), or BT.601 Y of the grey image replicated to RGB, as Python
     # pipelines that read every image as RGB do (+1.32 dB on bridge, about +0.09 dB on the Set14 mean).
     grey_y: Literal["identity", "bt601"] = "identity"
+    # Input of luma-only models (input kinds 'y', 'y_upscaled'): the Y of the uint8 RGB LR image (and its
+    # bicubic upscale), or the SRCNN/VDSR MATLAB test pipeline: HR Y in double, bicubic down/up, unquantised.
+    y_model_input: Literal["rgb-lr", "matlab-y"] = "rgb-lr"
     # Pixels removed on each side before scoring: "scale" means the SR factor.
     shave: Literal["scale"] | int = "scale"
     # SSIM: Wang et al. ssim_index (11×11 Gaussian σ=1.5, valid) or skimage defaults (7×7 uniform).
