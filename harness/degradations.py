@@ -74,10 +74,10 @@ def _gaussian_blur(
     hr: np.ndarray, scale: int, sigma: float, kernel_size: int = KERNEL_SIZE, downsample: str = "bicubic"
 ) -> np.ndarray:
     hr = mod_crop(hr, scale).astype(np.float64)
-    k = gaussian_kernel(sigma, kernel_size)
-    blurred = np.stack(
-        [ndimage.correlate(hr[..., c], k, mode="mirror") for c in range(hr.shape[2])], axis=2
-    )
+    # The isotropic Gaussian is separable: gaussian_kernel(σ) = outer(k1, k1) with k1 its normalised 1-D
+    # profile, so two 1-D passes (2·21 taps) equal the 21×21 correlation at a tenth of the cost.
+    k1 = gaussian_kernel(sigma, kernel_size).sum(axis=1)
+    blurred = ndimage.correlate1d(ndimage.correlate1d(hr, k1, axis=0, mode="mirror"), k1, axis=1, mode="mirror")
     if downsample == "bicubic":
         lr = imresize(blurred, scale=1.0 / scale)
     elif downsample == "s-fold":
