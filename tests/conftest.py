@@ -14,6 +14,15 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 
 
+def require(ok: bool, msg: str) -> None:
+    """Shared real inputs must exist in CI (fail loudly); elsewhere a missing one skips with the reason."""
+    if ok:
+        return
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(msg)
+    pytest.skip(msg)
+
+
 def _data_dir() -> Path:
     env = os.environ.get("SRBENCH_DATA_DIR")
     return Path(env).expanduser().resolve() if env else (REPO.parent / "shared" / "datasets").resolve()
@@ -22,12 +31,9 @@ def _data_dir() -> Path:
 @pytest.fixture(scope="session")
 def data_dir() -> Path:
     path = _data_dir()
-    if not (path / "benchmark").is_dir():
-        msg = (f"real data not found at {path} (set SRBENCH_DATA_DIR to the folder holding benchmark/ "
-               "and T91/, e.g. ../shared/datasets)")
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(msg)
-        pytest.skip(msg)
+    require((path / "benchmark").is_dir(),
+            f"real data not found at {path} (set SRBENCH_DATA_DIR to the folder holding benchmark/ "
+            "and T91/, e.g. ../shared/datasets)")
     return path
 
 
@@ -35,9 +41,15 @@ def data_dir() -> Path:
 def calibration_dir(data_dir: Path) -> Path:
     """../shared/calibration/iqa beside the data dir (same CI rule as data_dir)."""
     path = data_dir.parent / "calibration" / "iqa"
-    if not (path / "results_official.csv").is_file():
-        msg = f"calibration pairs not found at {path}"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(msg)
-        pytest.skip(msg)
+    require((path / "results_official.csv").is_file(), f"calibration pairs not found at {path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def weights_dir() -> Path:
+    """Published weights: $SRBENCH_WEIGHTS_DIR, else ../shared/weights (same CI rule as data_dir)."""
+    env = os.environ.get("SRBENCH_WEIGHTS_DIR")
+    path = Path(env).expanduser().resolve() if env else (REPO.parent / "shared" / "weights").resolve()
+    require((path / "SHA256SUMS").is_file(),
+            f"published weights not found at {path} (set SRBENCH_WEIGHTS_DIR, e.g. to ../shared/weights)")
     return path

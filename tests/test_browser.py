@@ -7,7 +7,6 @@ Chromium missing: skipped on a developer machine, a failure in CI (CI=true) with
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -16,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import require
 from PIL import Image
 
 from harness.report import format_value, render_reports
@@ -33,9 +33,7 @@ def find_chromium() -> str:
         path = shutil.which(name)
         if path:
             return path
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"headless Chromium is needed for the browser test in CI; install it with: {INSTALL}")
-    pytest.skip(f"no Chromium here (install with: {INSTALL})")
+    require(False, f"headless Chromium is needed for the browser test (in CI it must run); install with: {INSTALL}")
 
 
 @pytest.fixture(scope="module")

@@ -60,7 +60,7 @@ def test_entry_profile_override_applies_and_is_validated(tmp_path):
 
 
 @pytest.mark.realdata
-def test_vdsr_matlab_y_pipeline_reproduces_published_set5_x4(data_dir):
+def test_vdsr_matlab_y_pipeline_reproduces_published_set5_x4(data_dir, weights_dir):
     """VDSR's published weights reproduce the printed Set5 ×4 31.35 dB (CARN Table 1, VDSR row) only when fed
     the way the authors' MATLAB test code feeds them (HR Y in double, bicubic down/up): the Y of a uint8 RGB LR
     upscale reads about 0.24 dB lower.  The test's point is reproducing that published number from real data."""
@@ -71,7 +71,7 @@ def test_vdsr_matlab_y_pipeline_reproduces_published_set5_x4(data_dir):
     entry = suite.entry("vdsr_x4")
     profile = suite.entry_profile(entry)
     assert profile.y_model_input == "matlab-y"
-    model, _ = load_pretrained("vdsr", 4, data_dir.parent / "weights")
+    model, _ = load_pretrained("vdsr", 4, weights_dir)
     printed = next(c.value for c in entry.paper if (c.dataset, c.metric) == ("Set5", "psnr_y"))
     got = evaluate(model, "y_upscaled", "Set5", 4, profile, data_dir).means["psnr_y"]
     rgb_lr = evaluate(model, "y_upscaled", "Set5", 4, suite.metric_profile, data_dir).means["psnr_y"]

@@ -3,13 +3,13 @@ final-model cache, NaN detection, damaged checkpoints, data errors, the training
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from conftest import require
 from PIL import Image
 from torch import nn
 
@@ -66,11 +66,7 @@ def fast_recipe(monkeypatch):
 @pytest.fixture(scope="module")
 def t91(data_dir) -> Path:
     """The data dir (conftest: $SRBENCH_DATA_DIR or ../shared/datasets) holding T91/HR; in CI it must."""
-    if not (data_dir / "T91" / "HR").is_dir():
-        msg = f"T91 training images not found under {data_dir}"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(msg)
-        pytest.skip(msg)
+    require((data_dir / "T91" / "HR").is_dir(), f"T91 training images not found under {data_dir}")
     return data_dir
 
 

@@ -34,18 +34,6 @@ PUBLISHED = [  # (model, scale) of every checkpoint the zoo registers
 ]
 
 
-@pytest.fixture(scope="session")
-def weights_dir() -> Path:
-    env = os.environ.get(weights.ENV_VAR)
-    path = Path(env).expanduser().resolve() if env else (REPO.parent / "shared" / "weights").resolve()
-    if not (path / "SHA256SUMS").is_file():
-        msg = f"published weights not found at {path} (set {weights.ENV_VAR}, e.g. to ../shared/weights)"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(msg)
-        pytest.skip(msg)
-    return path
-
-
 def _copy(weights_dir: Path, rel: str, dest_root: Path) -> Path:
     """Copy one weights file or folder to the same relative place under dest_root (writable copies)."""
     src, dst = weights_dir / rel, dest_root / rel
