@@ -26,6 +26,9 @@ class Measurement:
     reason: str = ""  # how it was measured (convention, protocol) or why it was not
     status: str | None = None  # None: judge against the paper; else a fixed status (missing-data, error, ...)
     extra: dict[str, Any] = field(default_factory=dict)  # per-image values, timing breakdown, counters...
+    # Evidence class (harness.catalog.EVIDENCE_CLASSES) when the kind knows better than the catalog's default
+    # (e.g. a UAE form computed from *measured* k, n, l, f is "complexity", from printed ones "consistency").
+    evidence: str | None = None
 
 
 @dataclass
