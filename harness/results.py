@@ -1,93 +1,129 @@
-"""Cells and results files (contract.md): one tidy list of cells per suite, written atomically.
+"""Cells and results files (contract.md): one tidy list of cells per suite, judged against tolerance bands.
 
-A cell is one (entry, dataset, scale, metric).  ``paper_cells`` builds the cells a suite prints;
-``judge`` gives a measured value its status against the paper; ``merge`` updates only re-measured cells.
+A cell is one (entry, dataset, scale, metric).  ``paper_cells`` builds the cells a suite prints; ``judge``
+gives a measured value its status against the paper with the metric's bands (``harness.catalog``):
+
+- ``match``: |Δ| within the match band (printed rounding + the pipeline's noise floor);
+- ``close``: beyond that but within the close band (within the field's convention uncertainty);
+- ``deviates``: beyond the close band.
+
+``results/<suite>.json`` is written by ``harness.collect`` from the run records (``harness.records``).
 """
 
 from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
+from harness import catalog
 from harness.suite import Entry, PaperCell, Suite
+from harness.util import REPO_ROOT, atomic_write_text, write_json
 
-RESULTS_DIR = Path(__file__).resolve().parent.parent / "results"
+RESULTS_DIR = REPO_ROOT / "results"
 
-# The contract's statuses, plus "measured": a value the harness measured where the paper prints none
-# (a "-" cell, or an extra dataset/metric the suite asks for).  README documents the addition.
-STATUSES = ("match", "deviates", "measured", "not-run", "missing-data", "missing-weights", "paper-only", "error")
-
-# Default tolerances when the suite does not declare one (contract: params 0.5 %, Mult-Adds 1 %).
-DEFAULT_TOLERANCES: dict[str, float | str] = {
-    "psnr_y": 0.05, "psnr_rgb": 0.05, "ssim_y": 0.002, "ssim_rgb": 0.002, "lpips": 0.002,
-    "params": "0.5%", "params_nobias": "0.5%", "multadds": "1%", "flops": "1%", "convs": 0,
-    "throughput": "10%", "infer_time": "10%", "train_time": "10%",
-    "uae1": "printed", "uae2": "printed", "uae3": "printed", "uae4": "printed", "uae5": "printed",
-    "uae6": "printed", "uae_k": 0, "uae_n": 0, "uae_l": 0, "uae_f": 0,
-}
+# The contract's statuses plus the harness's own (README, migration note):
+# "close" (within convention uncertainty), "measured" (the paper prints no value), "stale" (made from
+# inputs that are no longer the suite's), "under-budget" (a model trained under smoke/short: its gap to the
+# paper measures the budget, not the paper).
+STATUSES = ("match", "close", "deviates", "under-budget", "measured", "stale", "not-run", "missing-data",
+            "missing-weights", "paper-only", "error")
+__all__ = ["RESULTS_DIR", "STATUSES", "Tolerance", "atomic_write_text", "base_cell", "cell_key", "judge",
+           "paper_cells", "printed_half_unit", "read_results", "resolve_tolerance", "results_path",
+           "write_results"]
 
 
 def cell_key(c: dict) -> tuple:
     return (c["entry"], c.get("dataset"), c.get("scale"), c["metric"])
 
 
-def printed_half_unit(printed: str, value: float | None = None) -> float:
-    """Half a unit in the last printed decimal place of the number in ``printed`` ("0.49" -> 0.005).
+def _numbers(printed: str) -> list[str]:
+    return [p.strip().rstrip("%KkMmGg").strip() for p in printed.replace(",", "").split("/")]
 
-    For paired strings ("31.92/0.8903") the part closest to ``value`` is used.
+
+def printed_half_unit(printed: str, value: float | None = None) -> float:
+    """Half a unit in the last printed decimal place, in the unit of ``value``.
+
+    "0.49" → 0.005; "412K" with value 412000 → 500 (the printed number is in thousands); for paired
+    strings ("31.92/0.8903") the part closest to ``value`` (after unit scaling) is used.
     """
-    parts = [p.strip().rstrip("%KkMmGg") for p in printed.replace(",", "").split("/")]
-    best = None
-    for p in parts:
+    best, best_scale = None, 1.0
+    for p in _numbers(printed):
         try:
             v = float(p)
         except ValueError:
             continue
-        if best is None or (value is not None and abs(v - value) < abs(float(best) - value)):
-            best = p
+        scale = 1.0
+        if value is not None and v != 0 and abs(value) > 10 * abs(v) and "/" not in printed:
+            scale = value / v  # "412K", "1.5M": the value is the printed number times a unit
+        dist = abs(v * scale - value) if value is not None else 0.0
+        if best is None or (value is not None and dist < abs(float(best) * best_scale - value)):
+            best, best_scale = p, scale
     if best is None:
         return 0.0
     decimals = len(best.split(".")[1]) if "." in best else 0
-    return 0.5 * 10 ** (-decimals)
+    return 0.5 * 10 ** (-decimals) * abs(best_scale)
 
 
-def resolve_tolerance(suite: Suite, pc: PaperCell | None, metric: str) -> tuple[float, bool]:
-    """(tolerance, relative?) for a cell: the cell's own, else the suite's, else the default."""
-    tol: Any = None
-    if pc is not None and pc.tolerance is not None:
-        tol = pc.tolerance
-    elif metric in suite.tolerances:
-        tol = suite.tolerances[metric]
-    else:
-        tol = DEFAULT_TOLERANCES.get(metric, 0.0)
-    if isinstance(tol, str):
-        if tol == "printed":
-            return (printed_half_unit(pc.printed, pc.value) if pc is not None else 0.0), False
-        if tol.endswith("%"):
-            return float(tol[:-1]) / 100.0, True
-        return float(tol), False
-    return float(tol), False
+@dataclass(frozen=True)
+class Tolerance:
+    """Resolved bands of one cell: absolute bounds on |Δ| (``close`` None: no close band)."""
+
+    match: float
+    close: float | None
+    text: str  # as written in the cell ("0.018", "0.5%", "printed")
+
+    def status(self, delta: float, paper: float) -> str:
+        eps = 1e-9 * max(1.0, abs(paper))  # keeps exact decimal boundaries (0.495 vs 0.49 ± 0.005) inside
+        if abs(delta) <= self.match + eps:
+            return "match"
+        if self.close is not None and abs(delta) <= self.close + eps:
+            return "close"
+        return "deviates"
 
 
-def judge(paper: float | None, measured: float | None, tol: float, relative: bool) -> tuple[str, float | None]:
+def _bound(spec: float | str | None, pc: PaperCell | None) -> tuple[float | None, str]:
+    """(absolute bound, text) of one band spec: a number, "N%" of |paper|, or "printed"."""
+    if spec is None:
+        return None, ""
+    paper = pc.value if pc is not None and pc.value is not None else None
+    if isinstance(spec, str):
+        if spec == "printed":
+            return (printed_half_unit(pc.printed, paper) if pc is not None else 0.0), "printed"
+        if spec.endswith("%"):
+            frac = float(spec[:-1]) / 100.0
+            return (frac * abs(paper) if paper is not None else 0.0), spec
+        return float(spec), spec
+    return float(spec), f"{spec:g}"
+
+
+def resolve_tolerance(suite: Suite, pc: PaperCell | None, metric: str) -> Tolerance:
+    """The cell's bands: a per-cell or per-suite tolerance overrides the match band (the close band stays
+    the catalog's, widened to the match band if needed); else the catalog's bands."""
+    meta = catalog.get_metric(metric, suite.metrics)
+    band = meta.band if meta else catalog.Band("printed", None)
+    override = pc.tolerance if pc is not None and pc.tolerance is not None else suite.tolerances.get(metric)
+    match, text = _bound(override if override is not None else band.match, pc)
+    close, _ = _bound(band.close, pc)
+    if close is not None and match is not None and close < match:
+        close = match
+    return Tolerance(match or 0.0, close, text)
+
+
+def judge(paper: float | None, measured: float | None, tol: Tolerance) -> tuple[str, float | None]:
     """Status and delta (measured − paper) of one measured cell."""
     if measured is None or (isinstance(measured, float) and math.isnan(measured)):
         return "error", None
     if paper is None:
         return "measured", None
     delta = measured - paper
-    bound = tol * abs(paper) if relative else tol
-    # a relative epsilon keeps exact decimal boundaries (0.495 vs 0.49 ± 0.005) on the right side
-    return ("match" if abs(delta) <= bound + 1e-9 * max(1.0, abs(paper)) else "deviates"), delta
+    return tol.status(delta, paper), delta
 
 
 def base_cell(suite: Suite, entry: Entry, pc: PaperCell | None, *, metric: str, dataset: str | None,
               scale: int | None) -> dict:
-    tol, rel = resolve_tolerance(suite, pc, metric)
+    tol = resolve_tolerance(suite, pc, metric)
     return {
         "entry": entry.id,
         "row": entry.row,
@@ -99,10 +135,15 @@ def base_cell(suite: Suite, entry: Entry, pc: PaperCell | None, *, metric: str, 
         "note": pc.note if pc else "",
         "measured": None,
         "delta": None,
-        "tolerance": f"{tol * 100:g}%" if rel else tol,
+        "tolerance": _round(tol.match),
+        "tolerance_close": _round(tol.close) if tol.close is not None else None,
         "status": None,
         "reason": "",
     }
+
+
+def _round(x: float) -> float:
+    return float(f"{x:.6g}")
 
 
 def paper_cells(suite: Suite) -> list[dict]:
@@ -114,40 +155,9 @@ def paper_cells(suite: Suite) -> list[dict]:
     return cells
 
 
-def merge(old: list[dict], new: list[dict], replaced: set[tuple]) -> list[dict]:
-    """Cells of ``old`` whose key is not re-measured, then every new cell, in suite order of ``new``."""
-    fresh = {cell_key(c): c for c in new}
-    out = [c for c in old if cell_key(c) not in fresh and cell_key(c) not in replaced]
-    keys_out = {cell_key(c) for c in out}
-    out.extend(c for k, c in fresh.items() if k not in keys_out)
-    return out
-
-
-def _json_default(o: Any):
-    if hasattr(o, "item"):
-        return o.item()
-    if isinstance(o, Path):
-        return str(o)
-    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write to a temporary file in the same directory, fsync, then rename over ``path``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def write_results(path: Path, doc: dict) -> None:
-    atomic_write_text(path, json.dumps(doc, indent=1, default=_json_default, allow_nan=False) + "\n")
+def write_results(path: Path, doc: dict) -> bool:
+    """Atomic write; returns False (file untouched) when the content is unchanged."""
+    return write_json(path, doc)
 
 
 def read_results(path: Path) -> dict | None:
@@ -156,8 +166,10 @@ def read_results(path: Path) -> dict | None:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
-        raise ValueError(f"{path}: not valid JSON ({exc}); delete it or re-run reproduce to rewrite it") from None
+        raise ValueError(f"{path}: not valid JSON ({exc}); re-run `python -m harness collect` to rebuild it "
+                         "from results/records") from None
 
 
 def results_path(results_dir: Path, suite_id: str) -> Path:
     return Path(results_dir) / f"{suite_id}.json"
+

@@ -1,60 +1,46 @@
-"""``reproduce``: suite -> entries -> kinds of measurement -> judged cells -> results/<suite>.json.
+"""``reproduce``: suite -> entries -> jobs (entry × kind) -> run records -> ``collect`` -> results/<suite>.json.
 
-Only the selected entries and kinds are re-measured; every other cell keeps its last result (re-judged
-against the suite's current paper value, so a corrected transcription updates its status).
+A job whose inputs (``harness.records.job_inputs``: resolved config, kind version, data and weight
+checksums, training run key) equal those of its record is not re-run; ``--force`` re-runs it, ``--stale``
+re-runs only jobs with stale or failed cells.  Options are checked before any work (``check_options``).
 """
 
 from __future__ import annotations
 
-import datetime as _dt
-import importlib
-import platform
-import subprocess
 import time
 import traceback
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import torch
-
-import harness
-from harness.measure import MeasureContext, MeasureFn, Measurement
-from harness.results import (
-    RESULTS_DIR,
-    base_cell,
-    cell_key,
-    judge,
-    read_results,
-    resolve_tolerance,
-    results_path,
-    write_results,
+from harness import catalog
+from harness.collect import collect_and_write
+from harness.kinds import get_kind, kind_names
+from harness.measure import MeasureContext, Measurement
+from harness.records import (
+    BUDGET_RANK,
+    Run,
+    inputs_hash,
+    is_measured,
+    job_inputs,
+    new_run,
+    read_record,
+    record_path,
+    write_job,
 )
-from harness.suite import KINDS, Entry, Suite, list_suite_ids, load_suite
+from harness.results import RESULTS_DIR
+from harness.suite import Entry, Suite, list_suite_ids, load_suite
+from harness.util import device_description  # noqa: F401  (re-exported: older callers import it here)
 
-# kind -> "module:function"; imported lazily so a kind's heavy dependencies load only when it runs.
-KIND_FUNCTIONS: dict[str, str] = {
-    "uae": "harness.uae:measure_uae",
-    "complexity": "harness.complexity:measure_complexity",
-    "metrics": "harness.evaluate:measure_metrics",
-    "throughput": "harness.throughput:measure_throughput",
-    "training-time": "harness.train:measure_training_time",
-}
 
-# Which kind measures a metric.
-KIND_OF_METRIC: dict[str, str] = {
-    **{m: "metrics" for m in ("psnr_y", "ssim_y", "psnr_rgb", "ssim_rgb", "lpips")},
-    **{m: "complexity" for m in ("params", "params_nobias", "flops", "multadds", "convs")},
-    **{m: "throughput" for m in ("throughput", "infer_time")},
-    "train_time": "training-time",
-    **{m: "uae" for m in ("uae1", "uae2", "uae3", "uae4", "uae5", "uae6", "uae_k", "uae_n", "uae_l", "uae_f")},
-}
+class RunRefused(ValueError):
+    """A run that cannot start (bad device, budget or entry): raised before any work, nothing written."""
 
 
 @dataclass
 class RunOptions:
     budget: str = "smoke"
-    only: set[str] = field(default_factory=lambda: set(KINDS))
+    only: set[str] = field(default_factory=lambda: set(kind_names()))
     entries: set[str] | None = None
     datasets: set[str] | None = None
     data_dir: Path | None = None
@@ -62,204 +48,155 @@ class RunOptions:
     device: str = "cpu"
     results_dir: Path = RESULTS_DIR
     progress: bool = True
+    force: bool = False  # re-measure even when a record with the same inputs exists
+    stale: bool = False  # re-measure only jobs whose recorded cells are stale (or errored)
+
+
+@dataclass
+class SuiteOutcome:
+    doc: dict
+    ran: list[str]  # "entry:kind" jobs measured in this run
+    skipped: list[str]  # jobs up to date (same inputs already recorded)
+    errors: list[str]  # "entry:kind: message" of jobs that produced error cells in this run
+    changed: bool  # whether results/<suite>.json changed
 
 
 def kind_of(metric: str, suite: Suite) -> str | None:
-    return KIND_OF_METRIC.get(metric) or (suite.metrics.get(metric, "").split(":")[0] or None)
+    return catalog.kind_of(metric, suite.metrics)
 
 
 def kinds_for(entry: Entry, suite: Suite) -> list[str]:
     """The kinds an entry needs: those of its printed cells, plus any it asks for in ``measure``."""
+    if entry.obtain == "paper-only":
+        return []
+    names = kind_names()
     wanted = {kind_of(c.metric, suite) for c in entry.paper}
     for m in entry.measure:
-        wanted.add(m if m in KINDS else kind_of(m, suite))
+        wanted.add(m if m in names else kind_of(m, suite))
     if entry.datasets:
         wanted.add("metrics")
-    return [k for k in KINDS if k in wanted]
+    return [k for k in names if k in wanted]
 
 
-def _kind_function(kind: str) -> MeasureFn:
-    module, func = KIND_FUNCTIONS[kind].split(":")
-    return getattr(importlib.import_module(module), func)
+def check_options(suites: list[Suite], opts: RunOptions) -> None:
+    """Refuse a run that cannot do what it was asked, before any work (nothing is written)."""
+    import torch
 
-
-def _git_commit() -> str:
+    if opts.device == "cuda" and not torch.cuda.is_available():
+        raise RunRefused("--device cuda: no CUDA device is visible to torch here "
+                         f"(torch {torch.__version__}, cuda build: {torch.version.cuda or 'none'}); "
+                         "run without --device (CPU) or on a machine with a GPU")
+    if opts.budget not in BUDGET_RANK:
+        raise RunRefused(f"--budget {opts.budget!r}: choose smoke, short or paper")
+    if opts.entries:
+        known = {e.id for s in suites for e in s.entries}
+        unknown = opts.entries - known
+        if unknown:
+            where = ", ".join(s.id for s in suites)
+            raise RunRefused(f"--entries: no entry {sorted(unknown)} in {where}; see `python -m harness list -v`")
     try:
-        root = Path(__file__).resolve().parent.parent
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=5, check=False)
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
-                               capture_output=True, text=True, timeout=5, check=False).stdout.strip()
-        return out.stdout.strip() + ("-dirty" if dirty else "") if out.returncode == 0 else "unknown"
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-
-
-def device_description(device: str) -> str:
-    if device == "cuda" and torch.cuda.is_available():
-        return f"cuda: {torch.cuda.get_device_name(0)}"
-    return f"cpu: {platform.processor() or platform.machine()} ({torch.get_num_threads()} threads)"
-
-
-def provenance(suite: Suite, opts: RunOptions) -> dict:
-    return {
-        "harness_version": harness.__version__,
-        "git_commit": _git_commit(),
-        "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "platform": platform.platform(),
-        "device": device_description(opts.device),
-        "budget": opts.budget,
-        "metric_profile": suite.metric_profile.record(),
-        "profile_reason": suite.profile.reason,
-        "data": {},
-        "weights": {},
-    }
-
-
-UNDERTRAINED = "trained under the {budget!r} budget, not the paper's schedule: the value is recorded but not compared"
-
-
-def _verdict(suite: Suite, entry: Entry, pc, cell: dict) -> None:
-    """Set a measured cell's status and delta against the paper.
-
-    A model trained under a smoke/short budget is not the paper's model: its image metrics keep their
-    value, but the comparison is not made (it would only measure the budget).
-    """
-    budget = cell.get("budget", "paper")
-    if entry.obtain == "train" and budget != "paper" and KIND_OF_METRIC.get(cell["metric"]) == "metrics":
-        cell["status"], cell["delta"] = "not-run", None
-        note = UNDERTRAINED.format(budget=budget)
-        if not cell["reason"].startswith(note):
-            cell["reason"] = f"{note} (train with --budget paper on a GPU); {cell['reason']}"
+        from harness.training import check_budget
+    except ImportError:
         return
-    tol, rel = resolve_tolerance(suite, pc, cell["metric"])
-    cell["status"], cell["delta"] = judge(pc.value if pc else None, cell["measured"], tol, rel)
+    for s in suites:
+        for e in s.entries:
+            if e.obtain == "train" and (opts.entries is None or e.id in opts.entries) and "metrics" in opts.only:
+                check_budget(s, e, opts.budget, opts.device)  # raises with the fix named
 
 
-def _cells_from(suite: Suite, entry: Entry, measurements: Iterable[Measurement], run_id: str,
-                budget: str) -> list[dict]:
-    paper = {(c.dataset, c.scale, c.metric): c for c in entry.paper}
+def _raw_cells(entry: Entry, measurements: Iterable[Measurement], budget: str) -> list[dict]:
     cells = []
     for m in measurements:
-        scale = m.scale if m.scale is not None else entry.scale
-        pc = paper.get((m.dataset, scale, m.metric))
-        cell = base_cell(suite, entry, pc, metric=m.metric, dataset=m.dataset, scale=scale)
-        cell["measured"] = m.value
-        cell["reason"] = m.reason
-        cell["run"] = run_id
-        cell["budget"] = budget  # cells of several runs coexist in one file: each says how it was measured
+        cell = {"metric": m.metric, "dataset": m.dataset,
+                "scale": m.scale if m.scale is not None else entry.scale,
+                "measured": m.value, "status": m.status, "reason": m.reason, "budget": budget}
         if m.extra:
             cell["extra"] = m.extra
-        if m.status is not None:
-            cell["status"] = m.status
-        else:
-            _verdict(suite, entry, pc, cell)
+        if m.evidence:
+            cell["evidence"] = m.evidence
+        if m.status is None and m.value is None:
+            cell["status"] = "error"
         cells.append(cell)
     return cells
 
 
-def _unmeasured_cells(suite: Suite, entry: Entry, status: str, reason: str, kinds: set[str] | None) -> list[dict]:
-    cells = []
+def _failed_cells(suite: Suite, entry: Entry, kind: str, status: str, reason: str, budget: str) -> list[dict]:
+    return [{"metric": pc.metric, "dataset": pc.dataset, "scale": pc.scale, "measured": None, "status": status,
+             "reason": reason, "budget": budget}
+            for pc in entry.paper if kind_of(pc.metric, suite) == kind]
+
+
+def _up_to_date(record: dict | None, h: str, suite: Suite, entry: Entry, kind: str, opts: RunOptions) -> bool:
+    """Whether the job's record already holds every cell it would produce, made from the same inputs."""
+    if record is None or opts.force:
+        return False
+    cells = {(c.get("dataset"), c.get("scale"), c["metric"]): c for c in record.get("cells", [])}
+    if not any(c["inputs"] == h for c in cells.values()):
+        return False
     for pc in entry.paper:
-        if kinds is not None and kind_of(pc.metric, suite) not in kinds:
+        if kind_of(pc.metric, suite) != kind or (pc.dataset and not _wants(opts, pc.dataset)):
             continue
-        cell = base_cell(suite, entry, pc, metric=pc.metric, dataset=pc.dataset, scale=pc.scale)
-        cell.update(status=status, reason=reason)
-        cells.append(cell)
-    return cells
+        c = cells.get((pc.dataset, pc.scale, pc.metric))
+        if c is None or c["inputs"] != h or c.get("status") == "error":
+            return False
+        skipped_for_budget = (c.get("extra") or {}).get("budget_skip")
+        if skipped_for_budget and BUDGET_RANK[opts.budget] > BUDGET_RANK.get(c.get("budget"), 0):
+            return False  # a larger budget may now measure what the cap skipped
+    if any(c["inputs"] != h and is_measured(c) for c in cells.values() if not c.get("dataset") or _wants(opts, c["dataset"])):
+        return False  # a stale cell of this job: re-measure it
+    return True
 
 
-def _rejudge(suite: Suite, cell: dict) -> dict:
-    """Refresh an old cell's paper value, tolerance and status from the current suite file."""
-    try:
-        entry = suite.entry(cell["entry"])
-    except KeyError:
-        return cell
-    pc = next((c for c in entry.paper if (c.dataset, c.scale, c.metric) ==
-               (cell.get("dataset"), cell.get("scale"), cell["metric"])), None)
-    fresh = base_cell(suite, entry, pc, metric=cell["metric"], dataset=cell.get("dataset"), scale=cell.get("scale"))
-    for k in ("measured", "reason", "run", "budget", "extra", "status", "delta"):
-        if k in cell:
-            fresh[k] = cell[k]
-    undertrained = cell.get("status") == "not-run" and cell.get("reason", "").startswith("trained under the")
-    if (cell.get("status") in ("match", "deviates", "measured") or undertrained) and cell.get("measured") is not None:
-        _verdict(suite, entry, pc, fresh)
-    return fresh
+def _is_stale_job(record: dict | None, h: str) -> bool:
+    if record is None:
+        return False
+    return any(c["inputs"] != h or c.get("status") == "error" for c in record.get("cells", []))
 
 
-def run_suite(suite: Suite, opts: RunOptions, report: Callable[[str], None] = print) -> dict:
-    """Measure the selected entries/kinds of one suite, merge with earlier results, write atomically."""
-    path = results_path(opts.results_dir, suite.id)
-    old = read_results(path) or {}
-    prov = provenance(suite, opts)
-    run_id = prov["created"]
+def _wants(opts: RunOptions, dataset: str) -> bool:
+    return opts.datasets is None or dataset in opts.datasets
+
+
+def run_suite(suite: Suite, opts: RunOptions, report: Callable[[str], None] = print,
+              run: Run | None = None) -> SuiteOutcome:
+    """Measure the selected entries/kinds of one suite into run records, then collect results/<suite>.json."""
+    run = run or new_run(budget=opts.budget, device=opts.device)
+    check_options([suite], opts)
     ctx = MeasureContext(suite=suite, profile=suite.metric_profile, data_dir=opts.data_dir,
                          weights_dir=opts.weights_dir, device=opts.device, budget=opts.budget,
-                         provenance=prov, progress=report if opts.progress else (lambda msg: None),
+                         provenance={}, progress=report if opts.progress else (lambda msg: None),
                          datasets=opts.datasets)
     selected = [e for e in suite.entries if opts.entries is None or e.id in opts.entries]
-    if opts.entries:
-        unknown = opts.entries - {e.id for e in suite.entries}
-        if unknown:
-            raise KeyError(f"suite {suite.id!r} has no entries {sorted(unknown)}; "
-                           f"entries: {', '.join(e.id for e in suite.entries)}")
-
-    new: list[dict] = []
-    timings: dict[str, float] = {}
+    ran, skipped, errors = [], [], []
     for i, entry in enumerate(selected, 1):
         kinds = [k for k in kinds_for(entry, suite) if k in opts.only]
         ctx.profile = suite.entry_profile(entry)
-        if entry.obtain == "paper-only":
-            new += _unmeasured_cells(suite, entry, "paper-only", entry.reason, None)
-            continue
         for kind in kinds:
+            job = f"{entry.id}:{kind}"
+            inputs = job_inputs(suite, entry, kind, budget=opts.budget, device=opts.device, data_dir=opts.data_dir)
+            h = inputs_hash(inputs)
+            path = record_path(opts.results_dir, suite.id, entry.id, kind)
+            record = read_record(path)
+            if (opts.stale and not _is_stale_job(record, h)) or _up_to_date(record, h, suite, entry, kind, opts):
+                skipped.append(job)
+                continue
             report(f"[{suite.id}] {i}/{len(selected)} {entry.id}: {kind}")
+            ctx.provenance = {}  # kinds note checksums here; the job's inputs already name them
             t0 = time.perf_counter()
             try:
-                measurements = _kind_function(kind)(ctx, entry)
+                cells = _raw_cells(entry, get_kind(kind).function()(ctx, entry), opts.budget)
             except ModuleNotFoundError as exc:
-                new += _unmeasured_cells(suite, entry, "not-run", f"kind {kind!r} is not available: {exc}", {kind})
-                continue
+                cells = _failed_cells(suite, entry, kind, "not-run", f"kind {kind!r} is not available: {exc}",
+                                      opts.budget)
             except Exception as exc:  # noqa: BLE001 — one entry's failure must not sink the suite
                 msg = f"{type(exc).__name__}: {exc}"
                 report(f"  error: {msg}\n{traceback.format_exc(limit=3)}")
-                new += _unmeasured_cells(suite, entry, "error", msg, {kind})
-                continue
-            timings[f"{entry.id}:{kind}"] = round(time.perf_counter() - t0, 3)
-            new += _cells_from(suite, entry, measurements, run_id, opts.budget)
-
-    # Every printed cell is present: start from the paper, overlay earlier results, then this run.
-    merged: dict[tuple, dict] = {}
-    for e in suite.entries:
-        for c in _unmeasured_cells(suite, e, "not-run", "not measured yet: run `python -m harness reproduce "
-                                   f"{suite.id} --entries {e.id}`", None):
-            merged[cell_key(c)] = c
-    entry_ids = {e.id for e in suite.entries}
-    for c in old.get("cells", []):
-        if c["entry"] in entry_ids:
-            merged[cell_key(c)] = _rejudge(suite, c)
-    for c in new:
-        prior = merged.get(cell_key(c))
-        # A cell skipped for this run's budget keeps an earlier measurement (e.g. a --budget paper run).
-        if c.get("extra", {}).get("budget_skip") and prior is not None and prior.get("measured") is not None:
-            continue
-        merged[cell_key(c)] = c
-
-    old_prov = old.get("provenance", {})
-    prov["data"] = {**old_prov.get("data", {}), **prov["data"]}
-    prov["weights"] = {**old_prov.get("weights", {}), **prov["weights"]}
-    prov["timings_s"] = timings
-    doc = {
-        "suite": suite.id,
-        "paper": suite.paper,
-        "table": suite.table,
-        "caption": suite.caption,
-        "provenance": prov,
-        "cells": list(merged.values()),
-    }
-    write_results(path, doc)
-    return doc
+                cells = _failed_cells(suite, entry, kind, "error", msg, opts.budget)
+            write_job(opts.results_dir, suite, entry, kind, run, inputs, cells, time.perf_counter() - t0)
+            ran.append(job)
+            errors += [f"{job}: {c['reason'][:200]}" for c in cells if c.get("status") == "error"]
+    doc, changed = collect_and_write(suite, opts.results_dir, data_dir=opts.data_dir)
+    return SuiteOutcome(doc, ran, skipped, errors, changed)
 
 
 def status_counts(cells: list[dict]) -> dict[str, int]:
@@ -283,6 +220,7 @@ def remeasure_baselines(baseline_dir: Path, results_dir: Path, base: RunOptions 
     import json
 
     done = []
+    run = new_run(budget=base.budget if base else "smoke", device=base.device if base else "cpu")
     for path in sorted(Path(baseline_dir).glob("*.json")):
         doc = json.loads(path.read_text(encoding="utf-8"))
         suite = load_suite(doc["suite"])
@@ -304,6 +242,6 @@ def remeasure_baselines(baseline_dir: Path, results_dir: Path, base: RunOptions 
                 results_dir=Path(results_dir),
                 progress=base.progress if base else True,
             )
-            run_suite(suite, opts, report)
+            run_suite(suite, opts, report, run)
         done.append(suite.id)
     return done

@@ -37,16 +37,17 @@ def suite(tmp_path: Path):
 def test_over_budget_evaluation_is_not_run_with_instructions(suite, tmp_path, data_dir, weights_dir, monkeypatch):
     monkeypatch.setattr(evaluate, "estimate_eval_gmacs", lambda *a, **k: 1e6)
     opts = RunOptions(results_dir=tmp_path, data_dir=data_dir, weights_dir=weights_dir, progress=False, budget="smoke")
-    cell = next(c for c in run_suite(suite, opts, report=lambda m: None)["cells"] if c["metric"] == "psnr_y")
+    cell = next(c for c in run_suite(suite, opts, report=lambda m: None).doc["cells"] if c["metric"] == "psnr_y")
     assert cell["status"] == "not-run"
     assert "--budget paper" in cell["reason"] and "CPU-min" in cell["reason"]
 
 
 def test_budget_skip_keeps_the_earlier_measurement(suite, tmp_path, data_dir, weights_dir, monkeypatch):
     paper = RunOptions(results_dir=tmp_path, data_dir=data_dir, weights_dir=weights_dir, progress=False, budget="paper")
-    first = next(c for c in run_suite(suite, paper, report=lambda m: None)["cells"] if c["metric"] == "psnr_y")
+    first = next(c for c in run_suite(suite, paper, report=lambda m: None).doc["cells"] if c["metric"] == "psnr_y")
     assert first["measured"] is not None
     monkeypatch.setattr(evaluate, "estimate_eval_gmacs", lambda *a, **k: 1e6)
-    smoke = RunOptions(results_dir=tmp_path, data_dir=data_dir, weights_dir=weights_dir, progress=False, budget="smoke")
-    again = next(c for c in run_suite(suite, smoke, report=lambda m: None)["cells"] if c["metric"] == "psnr_y")
+    smoke = RunOptions(results_dir=tmp_path, data_dir=data_dir, weights_dir=weights_dir, progress=False, budget="smoke",
+                       force=True)
+    again = next(c for c in run_suite(suite, smoke, report=lambda m: None).doc["cells"] if c["metric"] == "psnr_y")
     assert again["measured"] == first["measured"] and again["status"] == first["status"]

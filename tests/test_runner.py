@@ -1,4 +1,4 @@
-"""Runner and results file: selection, merging, re-judging, atomic writes, error isolation, show --json."""
+"""Runner and results file: selection, records, re-judging, atomic writes, error isolation, show --json."""
 
 from __future__ import annotations
 
@@ -11,11 +11,16 @@ import pytest
 
 from harness import runner
 from harness.cli import main
-from harness.results import judge, printed_half_unit, read_results, results_path
-from harness.runner import RunOptions, run_suite
+from harness.results import Tolerance, judge, printed_half_unit, read_results, results_path
+from harness.runner import RunOptions, RunRefused
+from harness.runner import run_suite as _run_suite
 from harness.suite import load_suite
 
 QUIET = {"report": lambda m: None}
+
+
+def run_suite(*a, **kw) -> dict:
+    return _run_suite(*a, **kw).doc
 
 
 def opts(tmp_path: Path, **kw) -> RunOptions:
@@ -26,12 +31,14 @@ def test_judge_and_printed_rounding():
     assert printed_half_unit("0.49") == 0.005
     assert printed_half_unit("31.92/0.8903", 0.89) == 0.00005
     assert printed_half_unit("412K") == 0.5
-    assert judge(0.49, 0.495, 0.005, False)[0] == "match"
-    assert judge(0.49, 0.4951, 0.005, False)[0] == "deviates"
-    assert judge(1000.0, 1004.0, 0.005, True)[0] == "match"
-    assert judge(1000.0, 1006.0, 0.005, True)[0] == "deviates"
-    assert judge(None, 3.0, 0.1, False)[0] == "measured"
-    assert judge(1.0, float("nan"), 0.1, False)[0] == "error"
+    assert printed_half_unit("412K", 412000.0) == 500.0  # the printed number is in thousands
+    t = Tolerance(0.005, 0.05, "printed")
+    assert judge(0.49, 0.495, t)[0] == "match"
+    assert judge(0.49, 0.4951, t)[0] == "close"
+    assert judge(0.49, 0.5401, t)[0] == "deviates"
+    assert judge(0.49, 0.5401, Tolerance(0.005, None, "0.005"))[0] == "deviates"
+    assert judge(None, 3.0, t)[0] == "measured"
+    assert judge(1.0, float("nan"), t)[0] == "error"
 
 
 def test_entries_rerun_updates_only_selected(tmp_path):
@@ -46,7 +53,7 @@ def test_entries_rerun_updates_only_selected(tmp_path):
 
 
 def test_unknown_entry_is_an_error(tmp_path):
-    with pytest.raises(KeyError, match="no entries"):
+    with pytest.raises(RunRefused, match="no entry"):
         run_suite(load_suite("uae_table2"), opts(tmp_path, entries={"nope"}), **QUIET)
 
 
@@ -76,7 +83,7 @@ def test_a_failing_kind_yields_error_cells_not_a_crash(tmp_path, monkeypatch):
         from harness.uae import measure_uae
         return measure_uae(ctx, entry)
 
-    monkeypatch.setattr(runner, "_kind_function", lambda kind: boom)
+    monkeypatch.setattr(runner, "get_kind", lambda kind: type("K", (), {"function": lambda self: boom})())
     doc = run_suite(load_suite("uae_table2"), opts(tmp_path), **QUIET)
     rb = [c for c in doc["cells"] if c["entry"] == "rb"]
     assert {c["status"] for c in rb} == {"error"} and "synthetic failure" in rb[0]["reason"]
@@ -94,7 +101,7 @@ def test_results_write_is_atomic(tmp_path, monkeypatch):
 
     monkeypatch.setattr(os, "replace", fail_replace)
     with pytest.raises(OSError):
-        run_suite(suite, opts(tmp_path), **QUIET)
+        run_suite(suite, opts(tmp_path, force=True), **QUIET)
     assert path.read_bytes() == before
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
 
@@ -136,7 +143,7 @@ def test_remeasure_baselines_reproduces_the_committed_uae_baseline(tmp_path):
     assert check_drift(base, out).ok
 
 
-def test_smoke_trained_metrics_are_recorded_but_not_compared(tmp_path, monkeypatch):
+def test_under_budget_trained_metrics_are_shown_but_never_claim_a_match(tmp_path, monkeypatch):
     from harness.measure import Measurement
 
     p = tmp_path / "train_suite.toml"
@@ -144,11 +151,12 @@ def test_smoke_trained_metrics_are_recorded_but_not_compared(tmp_path, monkeypat
                  'model = "srcnn"\nobtain = "train"\nscale = 4\ntrain = { recipe = "default" }\n'
                  'paper = [ { metric = "psnr_y", value = 30.0, printed = "30.00", dataset = "Set5" } ]\n')
     suite = load_suite(p)
-    monkeypatch.setattr(runner, "_kind_function",
-                        lambda kind: lambda ctx, e: [Measurement("psnr_y", 30.0, "Set5", 4, reason="r")])
-    for budget, status in (("smoke", "not-run"), ("paper", "match")):
-        doc = run_suite(suite, opts(tmp_path / budget, budget=budget), **QUIET)
+    monkeypatch.setattr("harness.runner.check_options", lambda suites, o: None)
+    for value, status in ((25.0, "under-budget"), (30.01, "match")):
+        monkeypatch.setattr(runner, "get_kind", lambda kind, v=value: type("K", (), {
+            "function": lambda self: lambda ctx, e: [Measurement("psnr_y", v, "Set5", 4, reason="r")],
+            "version": 1})())
+        doc = run_suite(suite, opts(tmp_path / str(value), budget="smoke"), **QUIET)
         cell = next(c for c in doc["cells"] if c["metric"] == "psnr_y")
-        assert (cell["status"], cell["measured"]) == (status, 30.0)
-    assert "not compared" in next(c for c in run_suite(suite, opts(tmp_path / "smoke", budget="smoke"), **QUIET)
-                                  ["cells"] if c["metric"] == "psnr_y")["reason"]
+        assert (cell["status"], cell["measured"], cell["evidence"]) == (status, value, "trained:smoke")
+        assert cell["delta"] == pytest.approx(value - 30.0)

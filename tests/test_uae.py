@@ -51,7 +51,7 @@ def test_explain_gap_names_truncation_and_typos():
 @pytest.fixture(scope="module")
 def uae_results(tmp_path_factory) -> dict:
     out = tmp_path_factory.mktemp("results")
-    return run_suite(load_suite("uae_table2"), RunOptions(results_dir=Path(out), progress=False), report=lambda m: None)
+    return run_suite(load_suite("uae_table2"), RunOptions(results_dir=Path(out), progress=False), report=lambda m: None).doc
 
 
 def test_every_printed_cell_present(uae_results):
