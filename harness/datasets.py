@@ -17,13 +17,14 @@ import hashlib
 import os
 import tomllib
 from dataclasses import dataclass
-from functools import cache, lru_cache
+from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from harness.images import CorruptDataError
+from harness.util import sha256_file
 
 __all__ = [
     "REGISTRY_PATH",
@@ -196,19 +197,9 @@ def _images_in(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
 
 
-@cache
-def _sha256_memo(path: str, size: int, mtime_ns: int) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def file_sha256(path: Path) -> str:
-    """sha256 of a file, computed once per process for a given (path, size, mtime)."""
-    st = path.stat()
-    return _sha256_memo(str(path.resolve()), st.st_size, st.st_mtime_ns)
+    """sha256 of a file, computed once per process for a given (path, size, mtime) (harness.util)."""
+    return sha256_file(path)
 
 
 @lru_cache(maxsize=16)

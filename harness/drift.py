@@ -5,7 +5,7 @@ plus a ``baseline`` header saying why and when it was written (reason, date, git
 of earlier headers.  ``check_drift`` compares every baseline cell, keyed by (suite, entry, dataset, scale,
 metric), with the current results file and fails a cell when
 
-- |now − baseline| exceeds its tolerance (the cell's ``drift_tolerance``, else ``DEFAULT_TOLERANCES``),
+- |now − baseline| exceeds its tolerance (the cell's ``drift_tolerance``, else the metric catalog's ``drift``),
 - the cell is gone from the results, or is no longer measured (status error, not-run, missing-*...).
 
 Timing cells (throughput, inference and training time) are never drift-checked: they measure the machine.
@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import math
-import subprocess
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -27,8 +26,8 @@ from harness.results import RESULTS_DIR, atomic_write_text, read_results, result
 
 BASELINE_DIR = RESULTS_DIR / "baselines"
 PROJECT_ROOT = RESULTS_DIR.parent
-MEASURED_STATUSES = frozenset({"match", "deviates", "measured"})
-UNCHECKED_METRICS = frozenset({"throughput", "infer_time", "train_time"})
+MEASURED_STATUSES = frozenset({"match", "close", "deviates", "under-budget", "measured"})
+
 DriftKey = tuple[str, str, str | None, int | None, str]  # suite, entry, dataset, scale, metric
 
 
@@ -50,15 +49,24 @@ class Tolerance:
         return f"{self.value:g} rel" if self.relative else f"{self.value:g}"
 
 
-_UAE = Tolerance(1e-9)
-DEFAULT_TOLERANCES: dict[str, Tolerance] = {
-    "psnr_y": Tolerance(1e-3), "psnr_rgb": Tolerance(1e-3),
-    "ssim_y": Tolerance(1e-4), "ssim_rgb": Tolerance(1e-4), "lpips": Tolerance(1e-4),
-    "params": Tolerance(0), "params_nobias": Tolerance(0), "convs": Tolerance(0),
-    "multadds": Tolerance(1e-6, relative=True), "flops": Tolerance(1e-6, relative=True),
-    **{m: _UAE for m in ("uae1", "uae2", "uae3", "uae4", "uae5", "uae6", "uae_k", "uae_n", "uae_l", "uae_f")},
-}
-FALLBACK_TOLERANCE = Tolerance(1e-6, relative=True)  # a metric not listed above (suite-specific metrics)
+FALLBACK_TOLERANCE = Tolerance(1e-6, relative=True)  # a metric the catalog does not know (suite-specific)
+
+
+def _catalog_tolerance(metric: str) -> Tolerance | None:
+    from harness import catalog
+
+    meta = catalog.CATALOG.get(metric)
+    if meta is None:
+        return FALLBACK_TOLERANCE
+    return Tolerance(*meta.drift) if meta.drift is not None else None
+
+
+def _unchecked(metric: str) -> bool:
+    """Timing cells are never drift-checked (catalog: drift None): they measure the machine."""
+    from harness import catalog
+
+    meta = catalog.CATALOG.get(metric)
+    return meta is not None and meta.drift is None
 
 
 def parse_tolerance(raw: Any) -> Tolerance:
@@ -71,7 +79,7 @@ def parse_tolerance(raw: Any) -> Tolerance:
 def tolerance_for(cell: dict) -> Tolerance:
     if cell.get("drift_tolerance") is not None:
         return parse_tolerance(cell["drift_tolerance"])
-    return DEFAULT_TOLERANCES.get(cell["metric"], FALLBACK_TOLERANCE)
+    return _catalog_tolerance(cell["metric"]) or FALLBACK_TOLERANCE
 
 
 def drift_key(suite: str, cell: dict) -> DriftKey:
@@ -131,7 +139,7 @@ class DriftReport:
 def compare_cell(key: DriftKey, base: dict, now: dict | None) -> DriftRow:
     tol = tolerance_for(base)
     b = _value(base)
-    if base["metric"] in UNCHECKED_METRICS:
+    if _unchecked(base["metric"]):
         return DriftRow(key, b, None, tol, "skipped", "timing cells are never drift-checked")
     if now is None:
         return DriftRow(key, b, None, tol, "missing", "the cell is no longer in the results")
@@ -253,14 +261,10 @@ def parse_subset(text: str) -> CellFilter:
 
 
 def git_commit(cwd: Path = PROJECT_ROOT) -> str:
-    """HEAD's hash, with "+dirty" when the work tree has changes; "unknown" outside git."""
-    try:
-        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, check=True).stdout
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=cwd, capture_output=True,
-                               text=True, check=True).stdout
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-    return head.strip() + ("+dirty" if dirty.strip() else "")
+    """HEAD's hash, "+dirty.<diff hash>" when code differs from it (harness.util: one format everywhere)."""
+    from harness.util import git_commit_label
+
+    return git_commit_label()
 
 
 Subset = Callable[[str, dict], bool]
@@ -282,7 +286,7 @@ def baseline_cells(suite: str, results: dict, subset: Subset | None, previous: d
         subset = (lambda s, c: drift_key(s, c) in before) if before else (lambda s, c: True)
     chosen = []
     for cell in results.get("cells", []):
-        if cell["metric"] in UNCHECKED_METRICS or _value(cell) is None or not subset(suite, cell):
+        if _unchecked(cell["metric"]) or _value(cell) is None or not subset(suite, cell):
             continue
         kept = before.get(drift_key(suite, cell), {})
         chosen.append({**cell, **({"drift_tolerance": kept["drift_tolerance"]} if "drift_tolerance" in kept else {})})

@@ -17,7 +17,6 @@ and copied into ``lpips.LPIPS(net=..., version='0.1', pnet_rand=True)`` (the lin
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import pickle
 import warnings
@@ -25,6 +24,8 @@ from functools import cache
 from pathlib import Path
 
 import numpy as np
+
+from harness.util import sha256_file
 
 __all__ = ["LpipsUnavailable", "backbone_source", "get_lpips_model"]
 
@@ -51,11 +52,7 @@ class LpipsUnavailable(RuntimeError):
 
 
 def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+    return sha256_file(path)
 
 
 class _NumpyOnlyUnpickler(pickle.Unpickler):

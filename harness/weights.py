@@ -52,6 +52,7 @@ import torch
 from torch import nn
 
 from harness.models.registry import Checkpoint
+from harness.util import sha256_file  # one sha256 helper for the whole harness
 
 __all__ = [
     "ENV_VAR",
@@ -117,23 +118,6 @@ def checkpoint_path(ckpt: Checkpoint, weights_dir: str | os.PathLike) -> Path:
 
 # ---------------------------------------------------------------------------------------------------
 # verification
-
-_DIGESTS: dict[tuple[str, int, int], str] = {}
-
-
-def sha256_file(path: str | os.PathLike) -> str:
-    """sha256 of a file, cached per (absolute path, size, mtime) — a changed file is hashed again."""
-    path = Path(path)
-    st = path.stat()
-    key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
-    if key not in _DIGESTS:
-        h = hashlib.sha256()
-        with open(path, "rb") as f:
-            for chunk in iter(lambda: f.read(1 << 20), b""):
-                h.update(chunk)
-        _DIGESTS[key] = h.hexdigest()
-    return _DIGESTS[key]
-
 
 def _manifest_digest(digests: dict[str, str]) -> str:
     """sha256 of the sha256sum-style manifest ``<sha256>  <name>\\n`` sorted by name."""

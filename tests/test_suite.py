@@ -90,9 +90,9 @@ def test_paper_only_needs_reason(tmp_path):
         load_suite(p)
 
 
-def test_load_needs_weights(tmp_path):
-    p = write(tmp_path, GOOD.replace('obtain = "compute"', 'obtain = "load"'))
-    with pytest.raises(SuiteError, match=r"needs 'weights'"):
+def test_load_weights_source_is_checked(tmp_path):
+    p = write(tmp_path, GOOD.replace('obtain = "compute"', 'obtain = "load"\nweights = "somewhere/else.pth"'))
+    with pytest.raises(SuiteError, match=r"weights.*zoo"):
         load_suite(p)
 
 
