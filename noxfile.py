@@ -47,9 +47,12 @@ def tests(session: nox.Session) -> None:
 def reproduce(session: nox.Session) -> None:
     """`nox -s reproduce -- [SUITE ...] [options]`: measure, then render reports/ (all suites if none named)."""
     _install(session)
-    session.run("python", "-m", "harness", "reproduce", *session.posargs, env=_env())
     suites = [a for a in session.posargs if not a.startswith("-") and (ROOT / "suites" / f"{a}.toml").exists()]
-    session.run("python", "-m", "harness", "report", env=_env())
+    try:
+        session.run("python", "-m", "harness", "reproduce", *session.posargs, env=_env())
+    finally:  # a failed job exits non-zero, but what was measured is still rendered
+        # only the suites named (and the index); all of them when none is named
+        session.run("python", "-m", "harness", "report", *suites, env=_env())
     if suites:
         session.log(f"report: {ROOT / 'reports' / (suites[0] + '.html')}")
 
