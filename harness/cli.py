@@ -7,8 +7,11 @@ import json
 import sys
 from pathlib import Path
 
+from harness.kinds import kind_names
 from harness.results import RESULTS_DIR, paper_cells
-from harness.suite import KINDS, SuiteError, list_suite_ids, load_suite
+from harness.suite import SuiteError, list_suite_ids, load_suite
+
+KINDS = kind_names()
 
 REPORTS_DIR = Path(__file__).resolve().parent.parent / "reports"
 BASELINE_DIR = RESULTS_DIR / "baselines"
@@ -71,21 +74,65 @@ def cmd_show(args) -> int:
 
 
 def cmd_reproduce(args) -> int:
-    from harness.runner import RunOptions, run_suite, status_counts
+    from harness.runner import RunOptions, RunRefused, check_options, run_suite
+    from harness.summary import print_outcomes
 
     suites = [load_suite(s) for s in (args.suites or list_suite_ids())]
     opts = RunOptions(budget=args.budget, only=args.only or set(KINDS), entries=args.entries,
                       datasets=args.datasets,
                       data_dir=args.data_dir, weights_dir=args.weights_dir,
-                      device=args.device or _default_device(), results_dir=args.results_dir)
+                      device=args.device or _default_device(), results_dir=args.results_dir,
+                      force=args.force, stale=args.stale)
     if opts.data_dir is None or opts.weights_dir is None:
         _resolve_dirs(opts)
+    try:
+        check_options(suites, opts)  # before any work: a refused run writes nothing
+    except RunRefused as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    from harness.records import new_run
+
+    run = new_run(budget=opts.budget, device=opts.device)
+    log = _run_log(run.id)
+    print(f"run {run.id}: log in {log}")
+
+    def report(msg: str) -> None:
+        print(msg, flush=True)
+        with open(log, "a", encoding="utf-8") as fh:
+            fh.write(msg + "\n")
+
+    outcomes = []
     for suite in suites:
-        if args.entries and not args.suites:
-            opts.entries = {e.id for e in suite.entries} & args.entries
-        doc = run_suite(suite, opts)
-        counts = status_counts(doc["cells"])
-        print(f"{suite.id}: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
+        sub = RunOptions(**opts.__dict__)
+        if args.entries:
+            sub.entries = {e.id for e in suite.entries} & args.entries
+        outcomes.append((suite, run_suite(suite, sub, report=report, run=run)))
+    print_outcomes(outcomes, opts, out=report)
+    errors = [e for _, o in outcomes for e in o.errors]
+    if errors:
+        print(f"error: {len(errors)} job(s) failed in this run (their earlier measurements are kept):", file=sys.stderr)
+        for e in errors[:20]:
+            print(f"  {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _run_log(run_id: str) -> Path:
+    """runs/logs/reproduce-<run id>.log (git-ignored): the same progress lines as the terminal."""
+    import os
+
+    root = Path(os.environ.get("SRBENCH_RUNS_DIR") or Path(__file__).resolve().parent.parent / "runs")
+    path = root / "logs" / f"reproduce-{run_id}.log"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def cmd_collect(args) -> int:
+    from harness.collect import collect_and_write
+
+    for sid in args.suites or list_suite_ids():
+        doc, changed = collect_and_write(load_suite(sid), args.results_dir, data_dir=args.data_dir)
+        print(f"{sid}: {'written' if changed else 'unchanged'} ({len(doc['cells'])} cells)")
     return 0
 
 
@@ -178,7 +225,15 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--weights-dir", type=Path, default=None)
     s.add_argument("--device", choices=("cpu", "cuda"), default=None)
     s.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
+    s.add_argument("--force", action="store_true", help="re-measure even where the same inputs are recorded")
+    s.add_argument("--stale", action="store_true", help="re-measure only stale or failed cells' jobs")
     s.set_defaults(func=cmd_reproduce)
+
+    s = sub.add_parser("collect", help="rebuild results/<suite>.json from results/records (no measuring)")
+    s.add_argument("suites", nargs="*")
+    s.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
+    s.add_argument("--data-dir", type=Path, default=None)
+    s.set_defaults(func=cmd_collect)
 
     s = sub.add_parser("report", help="render HTML reports")
     s.add_argument("suites", nargs="*")
@@ -219,6 +274,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("names", nargs="*")
     s.add_argument("--data-dir", type=Path, default=None)
     s.set_defaults(func=cmd_datasets)
+
+    from harness.training.cli import (
+        add_parser as add_train_parser,  # issue #10: `train` (harness/training/cli.py)
+    )
+
+    add_train_parser(sub)
     return p
 
 

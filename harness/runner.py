@@ -142,9 +142,9 @@ def _up_to_date(record: dict | None, h: str, suite: Suite, entry: Entry, kind: s
         skipped_for_budget = (c.get("extra") or {}).get("budget_skip")
         if skipped_for_budget and BUDGET_RANK[opts.budget] > BUDGET_RANK.get(c.get("budget"), 0):
             return False  # a larger budget may now measure what the cap skipped
-    if any(c["inputs"] != h and is_measured(c) for c in cells.values() if not c.get("dataset") or _wants(opts, c["dataset"])):
-        return False  # a stale cell of this job: re-measure it
-    return True
+    # a stale cell of this job (made from other inputs) is re-measured
+    return not any(c["inputs"] != h and is_measured(c) for c in cells.values()
+                   if not c.get("dataset") or _wants(opts, c["dataset"]))
 
 
 def _is_stale_job(record: dict | None, h: str) -> bool:
@@ -155,6 +155,15 @@ def _is_stale_job(record: dict | None, h: str) -> bool:
 
 def _wants(opts: RunOptions, dataset: str) -> bool:
     return opts.datasets is None or dataset in opts.datasets
+
+
+def _eta(started: float, done: int, total: int) -> str:
+    """Elapsed time and a naive ETA from the entries done so far (plain text: reads the same in a log)."""
+    elapsed = time.perf_counter() - started
+    if done == 0 or elapsed < 1:
+        return ""
+    left = elapsed / done * (total - done)
+    return f" (elapsed {elapsed / 60:.1f} min, ETA ~{left / 60:.1f} min)"
 
 
 def run_suite(suite: Suite, opts: RunOptions, report: Callable[[str], None] = print,
@@ -168,6 +177,7 @@ def run_suite(suite: Suite, opts: RunOptions, report: Callable[[str], None] = pr
                          datasets=opts.datasets)
     selected = [e for e in suite.entries if opts.entries is None or e.id in opts.entries]
     ran, skipped, errors = [], [], []
+    started = time.perf_counter()
     for i, entry in enumerate(selected, 1):
         kinds = [k for k in kinds_for(entry, suite) if k in opts.only]
         ctx.profile = suite.entry_profile(entry)
@@ -180,7 +190,7 @@ def run_suite(suite: Suite, opts: RunOptions, report: Callable[[str], None] = pr
             if (opts.stale and not _is_stale_job(record, h)) or _up_to_date(record, h, suite, entry, kind, opts):
                 skipped.append(job)
                 continue
-            report(f"[{suite.id}] {i}/{len(selected)} {entry.id}: {kind}")
+            report(f"[{suite.id}] entry {i}/{len(selected)} {entry.id}: {kind}{_eta(started, i - 1, len(selected))}")
             ctx.provenance = {}  # kinds note checksums here; the job's inputs already name them
             t0 = time.perf_counter()
             try:
