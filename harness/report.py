@@ -19,7 +19,7 @@ from typing import Any
 
 import jinja2
 
-from harness import __version__
+from harness import __version__, catalog
 from harness.plots import (
     MEASURED_STATUSES,
     X_AXES,
@@ -51,8 +51,15 @@ class StatusStyle:
 
 # Display order, labels and legend text of every status (harness.results.STATUSES).
 STATUS_STYLES: dict[str, StatusStyle] = {
-    "match": StatusStyle("match", "✓", "measured, and |measured − paper| ≤ the cell's tolerance"),
-    "deviates": StatusStyle("deviates", "✗", "measured, but outside the tolerance"),
+    "match": StatusStyle("match", "✓", "measured, and |measured − paper| within the match band (printed "
+                                       "rounding + the pipeline's noise floor)"),
+    "close": StatusStyle("close", "≈", "outside the match band but within the close band (the field's "
+                                       "convention uncertainty): not reproduced, not refuted"),
+    "deviates": StatusStyle("deviates", "✗", "measured, but outside the close band"),
+    "under-budget": StatusStyle("under budget", "↓", "a model trained here under the smoke/short budget: the value "
+                                                     "is shown, its gap measures the budget, not the paper"),
+    "stale": StatusStyle("stale", "⟳", "measured under inputs that are no longer the suite's (the footnote names "
+                                       "them); re-measure with reproduce --stale"),
     "measured": StatusStyle("measured", "•", "measured where the paper prints no number (nothing to compare)"),
     "error": StatusStyle("error", "!", "the harness failed while measuring (the footnote has the message)"),
     "not-run": StatusStyle("not run", "…", "not measured in this run (left out by --only / --budget, or needs "
@@ -66,25 +73,16 @@ UNKNOWN_STATUS = StatusStyle("unknown", "?", "a status this report does not know
 PENDING = StatusStyle("", "", "no results yet: the paper's number only")
 # "Reproduced" = match / measurable, counted over cells that print a paper number.  Measurable cells are
 # those the harness measured or tried to measure: match, deviates and error (a crash is not a success).
-MEASURABLE = ("match", "deviates", "error")
+MEASURABLE = ("match", "close", "deviates", "error")
 
-METRIC_LABELS = {
-    "psnr_y": "PSNR (Y)", "ssim_y": "SSIM (Y)", "psnr_rgb": "PSNR (RGB)", "ssim_rgb": "SSIM (RGB)",
-    "lpips": "LPIPS", "params": "Params", "params_nobias": "Params (no bias)", "flops": "FLOPs (G)",
-    "multadds": "Mult-Adds (G)", "convs": "Convs", "throughput": "Throughput (img/s)",
-    "infer_time": "Inference time (s)", "train_time": "Training time (s)",
-    "uae_k": "k", "uae_n": "n", "uae_l": "l", "uae_f": "f",
-    **{f"uae{i}": f"UAE{i}" for i in range(1, 7)},
-}
+# Labels, column order, display decimals, counts and timings: the metric catalog (harness.catalog).
+METRIC_LABELS = {m.name: m.label for m in catalog.CATALOG.values()}
 # Column order when the suite declares no [[columns]]: dataset-less metrics first, then per dataset.
-DATASETLESS_ORDER = ("params", "params_nobias", "multadds", "flops", "convs", "throughput", "infer_time",
-                     "train_time", "uae_k", "uae_n", "uae_l", "uae_f", "uae1", "uae2", "uae3", "uae4", "uae5",
-                     "uae6")
-DATASET_ORDER = ("psnr_y", "ssim_y", "psnr_rgb", "ssim_rgb", "lpips")
-COUNT_METRICS = frozenset({"params", "params_nobias", "uae_n", "convs"})
-TIMING_METRICS = frozenset({"throughput", "infer_time", "train_time"})
-DECIMALS = {"psnr_y": 3, "psnr_rgb": 3, "ssim_y": 4, "ssim_rgb": 4, "lpips": 4, "multadds": 2, "flops": 2,
-            "throughput": 2, "infer_time": 4, "train_time": 1, **{f"uae{i}": 3 for i in range(1, 7)}}
+DATASET_ORDER = tuple(m.name for m in catalog.CATALOG.values() if m.kind == "metrics")
+DATASETLESS_ORDER = tuple(m.name for m in catalog.CATALOG.values() if m.kind != "metrics")
+COUNT_METRICS = frozenset(m.name for m in catalog.CATALOG.values() if m.unit == "count")
+TIMING_METRICS = frozenset(m.name for m in catalog.CATALOG.values() if m.evidence == "timing")
+DECIMALS = {m.name: m.shown for m in catalog.CATALOG.values() if m.shown and m.unit != "count"}
 FOOTNOTE_WHERE_MAX = 6  # cells listed by name under a footnote before "and N more"
 
 
@@ -104,7 +102,7 @@ def format_value(metric: str, value: Any, *, delta: bool = False) -> str:
     if v is None:
         return ""
     sign = "+" if delta and v > 0 else ""
-    if metric in COUNT_METRICS or metric in {"uae_k", "uae_l", "uae_f"}:
+    if metric in COUNT_METRICS:
         text = f"{v:,.0f}" if v == int(v) else f"{v:,.2f}"
     elif metric in DECIMALS:
         text = f"{v:.{DECIMALS[metric] + int(delta)}f}"
@@ -142,8 +140,12 @@ def own_printed(printed: str | None, value: Any) -> str:
 
 @dataclass(frozen=True)
 class Reproduced:
+    """Matches over compared cells, per evidence class; consistency checks are never counted as reproduced."""
+
     matched: int
     measurable: int
+    by_class: tuple[tuple[str, int, int], ...] = ()  # (evidence class, match, compared)
+    consistency: tuple[int, int] = (0, 0)  # (match, compared) of checks on the paper's own numbers
 
     @property
     def fraction(self) -> float | None:
@@ -151,8 +153,20 @@ class Reproduced:
 
     @property
     def text(self) -> str:
-        f = self.fraction
-        return "—" if f is None else f"{self.matched}/{self.measurable} ({100 * f:.0f}%)"
+        parts = [f"{ev} {m}/{n}" for ev, m, n in self.by_class]
+        if self.consistency[1]:
+            parts.append(f"consistency {self.consistency[0]}/{self.consistency[1]} (not counted)")
+        return " · ".join(parts) or "—"
+
+    def __add__(self, other: Reproduced) -> Reproduced:
+        classes: dict[str, list[int]] = {}
+        for ev, m, n in (*self.by_class, *other.by_class):
+            acc = classes.setdefault(ev, [0, 0])
+            acc[0] += m
+            acc[1] += n
+        return Reproduced(self.matched + other.matched, self.measurable + other.measurable,
+                          tuple((ev, m, n) for ev, (m, n) in sorted(classes.items())),
+                          (self.consistency[0] + other.consistency[0], self.consistency[1] + other.consistency[1]))
 
 
 def count_statuses(cells: Iterable[dict]) -> dict[str, int]:
@@ -162,8 +176,15 @@ def count_statuses(cells: Iterable[dict]) -> dict[str, int]:
 
 
 def reproduced(cells: Iterable[dict]) -> Reproduced:
-    judged = [c for c in cells if finite(c.get("paper")) is not None and c.get("status") in MEASURABLE]
-    return Reproduced(sum(c["status"] == "match" for c in judged), len(judged))
+    judged = [c for c in cells if finite(c.get("paper")) is not None and c.get("status") in (*MEASURABLE, "under-budget")]
+    classes: dict[str, list[int]] = {}
+    for c in judged:
+        acc = classes.setdefault(c.get("evidence") or "unclassified", [0, 0])
+        acc[0] += c["status"] == "match"
+        acc[1] += 1
+    cons = classes.pop("consistency", [0, 0])
+    return Reproduced(sum(m for m, _ in classes.values()), sum(n for _, n in classes.values()),
+                      tuple((ev, m, n) for ev, (m, n) in sorted(classes.items())), (cons[0], cons[1]))
 
 
 @dataclass
@@ -179,6 +200,33 @@ class SuiteSummary:
     created: str = ""  # when the results were measured (provenance), to the minute
     page: str | None = None  # href of the suite page, when it exists
     error: str = ""  # the suite file or results file could not be read
+    claims: list[dict] = field(default_factory=list)  # harness.claims records (README, "Claims")
+
+    @property
+    def claim_counts(self) -> dict[str, int]:
+        from harness.claims import count_verdicts
+
+        return count_verdicts(self.claims)
+
+    @property
+    def paper_fails(self) -> int:
+        return sum(c.get("paper_verdict") == "fails" for c in self.claims)
+
+
+# Colour of a claim verdict (reuses the cell status colours).
+CLAIM_CSS = {"holds": "st-match", "fails": "st-deviates", "inconclusive": "st-close", "not-run": "st-not-run",
+             "unchecked": "st-not-run"}
+
+
+def suite_claims(suite: Suite, doc: dict | None) -> list[dict]:
+    """The results' ``claims`` list when the collect step wrote one for the suite's current claims, else
+    evaluated from its cells (results written before the claims were declared, or without them)."""
+    stored = (doc or {}).get("claims")
+    if isinstance(stored, list) and [c.get("id") for c in stored] == [c.id for c in suite.claims]:
+        return stored
+    from harness.claims import evaluate_claims
+
+    return evaluate_claims(suite, (doc or {}).get("cells", []))
 
 
 def summarize(suite_id: str, suite: Suite | None, doc: dict | None, error: str = "") -> SuiteSummary:
@@ -194,6 +242,7 @@ def summarize(suite_id: str, suite: Suite | None, doc: dict | None, error: str =
         reproduced=reproduced(cells),
         created=str((doc or {}).get("provenance", {}).get("created", ""))[:16].replace("T", " "),
         error=error,
+        claims=suite_claims(suite, doc) if suite else [],
     )
 
 
@@ -496,7 +545,7 @@ def render_suite_page(env: jinja2.Environment, suite: Suite, doc: dict | None, o
     summary = summarize(suite.id, suite, doc)
     html = env.get_template("suite.html").render(
         suite=suite, summary=summary, table=table, charts=drawn, provenance=provenance_view(suite, doc),
-        measurable=MEASURABLE,
+        measurable=MEASURABLE, claim_css=CLAIM_CSS,
     )
     page = _write(Path(out_dir) / f"{suite.id}.html", html)
     return [page, *(p for c in drawn for p in (c.svg, c.png))]
@@ -508,7 +557,7 @@ def render_index(env: jinja2.Environment, summaries: list[SuiteSummary], out_dir
     for s in run:
         for status, n in s.counts.items():
             totals[status] = totals.get(status, 0) + n
-    overall = Reproduced(sum(s.reproduced.matched for s in run), sum(s.reproduced.measurable for s in run))
+    overall = sum((s.reproduced for s in run), Reproduced(0, 0))
     html = env.get_template("index.html").render(summaries=summaries, totals=totals, overall=overall,
                                                  measurable=MEASURABLE, suites_run=len(run))
     return _write(Path(out_dir) / "index.html", html)
