@@ -23,7 +23,13 @@ from harness.records import (
     load_records,
     records_dir,
 )
-from harness.results import base_cell, judge, resolve_tolerance, results_path, write_results
+from harness.results import (
+    base_cell,
+    judge,
+    resolve_tolerance,
+    results_path,
+    write_results,
+)
 from harness.suite import Entry, Suite
 
 # Statuses that count as a reproduction of a printed number (per evidence class, never "consistency").

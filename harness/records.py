@@ -207,9 +207,8 @@ def _keep_old(old: dict, new: dict, trained: bool) -> bool:
         return False
     if not is_measured(new):
         return True  # a failed / capped / refused attempt never erases a measurement
-    if trained and BUDGET_RANK.get(new.get("budget"), 0) < BUDGET_RANK.get(old.get("budget"), 0):
-        return True  # a smoke-trained value never replaces a short- or paper-trained one
-    return False
+    # a smoke-trained value never replaces a short- or paper-trained one
+    return trained and BUDGET_RANK.get(new.get("budget"), 0) < BUDGET_RANK.get(old.get("budget"), 0)
 
 
 def write_job(results_dir: Path, suite: Suite, entry: Entry, kind: str, run: Run, inputs: dict[str, Any],
