@@ -21,18 +21,12 @@ from pydantic import (
     model_validator,
 )
 
+from harness import catalog  # metric names: one source, harness/catalog.py
+from harness.claims import Claim, check_claims  # [[claims]]: a paper's conclusions
 from harness.profile import PROFILES, MetricProfile, resolve_profile
 
 SUITES_DIR = Path(__file__).resolve().parent.parent / "suites"
 
-# Metric names of the results contract (contract.md); a suite may add its own under [metrics].
-KNOWN_METRICS = {
-    "psnr_y", "ssim_y", "psnr_rgb", "ssim_rgb", "lpips",
-    "params", "params_nobias", "flops", "multadds", "convs",
-    "throughput", "infer_time", "train_time",
-    "uae1", "uae2", "uae3", "uae4", "uae5", "uae6", "uae_k", "uae_n", "uae_l", "uae_f",
-}
-KINDS = ("complexity", "metrics", "throughput", "uae", "training-time")
 Obtain = Literal["compute", "load", "train", "paper-only"]
 
 
@@ -80,11 +74,21 @@ class Count(_Strict):
 
     params: "all" parameters, "no-bias" (weights, PReLU/BN kept), or "weights-only" (conv/linear weights);
     multadds/flops: "fvcore" MACs, or "deconv-per-output" (transposed convs counted per output pixel).
+    input: the N×C×H×W tensor to count at, for a paper that states its own input (STEA: [1, 3, 64, 64]; a
+    module: [1, 48, 64, 64]) instead of the default 1280×720 output; counted at that true size.
     """
 
     params: Literal["all", "no-bias", "weights-only"] = "all"
     multadds: Literal["fvcore", "deconv-per-output"] = "fvcore"
     flops: Literal["fvcore", "deconv-per-output"] = "fvcore"
+    input: list[int] | None = None
+
+    @field_validator("input")
+    @classmethod
+    def _input_shape(cls, v: list[int] | None) -> list[int] | None:
+        if v is not None and (len(v) != 4 or any(int(d) < 1 for d in v)):
+            raise ValueError(f"count.input must be N×C×H×W, four positive integers, not {v}")
+        return v
 
 
 class Entry(_Strict):
@@ -95,7 +99,10 @@ class Entry(_Strict):
     model: str | None = None
     obtain: Obtain
     scale: int | None = None
-    weights: str | None = None  # for obtain = "load": "zoo" (the registry's checkpoint) or a file under weights dir
+    # for obtain = "load": where the weights come from; "zoo" = the checkpoint the model registry declares for
+    # the entry's scale (file, sha256, provenance: harness/models).  The only source today; written in suites
+    # so that a future source (a tag, a file) is an explicit change.
+    weights: Literal["zoo"] = "zoo"
     train: Train | None = None
     reason: str = ""  # for paper-only (why it cannot be measured here), or any note on the entry
     kwargs: dict[str, Any] = Field(default_factory=dict)  # constructor arguments (channels = 64, ...)
@@ -107,6 +114,11 @@ class Entry(_Strict):
     # from other papers); say why in notes.
     profile: dict[str, Any] = Field(default_factory=dict)
     count: Count = Field(default_factory=Count)  # the convention that reproduces the printed complexity
+    # "model": the printed row comes from the model's own paper (copied from it, or this is that paper), so it
+    # is evaluated and counted with that paper's protocol (harness/protocols.py), the same in every suite;
+    # "suite": the suite's profile and this entry's own overrides and count.
+    protocol: Literal["suite", "model"] = "suite"
+    row_source: str = ""  # where the printed row comes from, as the paper says ("copied from [6]")
     measure: list[str] = Field(default_factory=list)  # extra kinds/metrics to measure beyond printed cells
     datasets: list[str] = Field(default_factory=list)  # extra datasets to evaluate beyond printed cells
     paper: list[PaperCell] = Field(default_factory=list)
@@ -125,13 +137,27 @@ class Entry(_Strict):
             raise ValueError("a paper-only entry needs 'reason' (why the harness cannot measure it)")
         if self.obtain in ("load", "train") and not self.model:
             raise ValueError(f"obtain = {self.obtain!r} needs 'model' (a zoo model name)")
-        if self.obtain == "load" and not self.weights:
-            raise ValueError("obtain = 'load' needs 'weights' (\"zoo\" or a path under the weights dir)")
         if self.obtain == "train" and self.train is None:
             raise ValueError("obtain = 'train' needs a [entries.train] table (recipe, dataset)")
         for c in self.paper:
             if c.scale is None:
                 c.scale = self.scale
+        if self.protocol == "model":
+            from harness.protocols import PROTOCOLS, get_protocol
+
+            proto = get_protocol(self.model)
+            if proto is None:
+                raise ValueError(f"protocol = 'model' but harness/protocols.py has no protocol for model "
+                                 f"{self.model!r} (known: {', '.join(sorted(PROTOCOLS))}); add one with its "
+                                 "evidence, or use protocol = 'suite'")
+            if self.profile:
+                raise ValueError("protocol = 'model' takes the profile from harness/protocols.py: remove 'profile' "
+                                 "(or change the protocol there, with evidence)")
+            wanted = Count(**proto.count)
+            if "count" in self.model_fields_set and self.count != wanted:
+                raise ValueError(f"count {self.count.model_dump()} conflicts with the {self.model!r} protocol's "
+                                 f"{wanted.model_dump()} (harness/protocols.py): remove 'count'")
+            self.count = wanted
         return self
 
 
@@ -161,11 +187,17 @@ class Suite(_Strict):
     columns: list[Column] = Field(default_factory=list)
     ambiguities: list[str] = Field(default_factory=list)  # transcription notes for the whole table
     entries: list[Entry]
+    claims: list[Claim] = Field(default_factory=list)  # [[claims]] at the end of the file (harness/claims.py)
     path: Path | None = Field(default=None, exclude=True)
 
     @model_validator(mode="after")
+    def _claims_consistent(self) -> Suite:
+        check_claims(self)  # every row a claim names exists; its metric is known; its rows share a column
+        return self
+
+    @model_validator(mode="after")
     def _consistent(self) -> Suite:
-        known = KNOWN_METRICS | set(self.metrics)
+        known = catalog.known_metrics() | set(self.metrics)
         seen: set[str] = set()
         for e in self.entries:
             if e.id in seen:
@@ -195,7 +227,12 @@ class Suite(_Strict):
         return resolve_profile(self.profile.name, self.profile.overrides)
 
     def entry_profile(self, entry: Entry) -> MetricProfile:
-        """The suite's profile with the entry's own overrides applied."""
+        """The entry's effective profile: its model's own protocol, else the suite's with the entry's overrides."""
+        if entry.protocol == "model":
+            from harness.protocols import get_protocol
+
+            proto = get_protocol(entry.model)
+            return resolve_profile(proto.profile, proto.overrides)
         return resolve_profile(self.profile.name, {**self.profile.overrides, **entry.profile})
 
     def entry(self, entry_id: str) -> Entry:

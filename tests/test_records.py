@@ -215,3 +215,24 @@ def test_one_model_under_one_convention_has_one_count_across_suites():
                     assert seen[key][0] == pytest.approx(c["measured"], rel=1e-9), (key, seen[key][1], sid)
                 else:
                     seen[key] = (c["measured"], sid)
+
+
+def test_one_published_model_has_one_evaluation_protocol_across_suites():
+    """A published model's row is evaluated and counted with its own paper's protocol in every suite."""
+    from harness.protocols import PROTOCOLS
+    from harness.suite import list_suite_ids
+
+    seen: dict[str, tuple[str, dict, str]] = {}
+    for sid in list_suite_ids():
+        suite = load_suite(sid)
+        for e in suite.entries:
+            if e.model not in PROTOCOLS or e.obtain == "paper-only":
+                continue
+            assert e.obtain != "load" or e.protocol == "model", f"{sid}/{e.id}: published {e.model} row without its protocol"
+            if e.protocol != "model":
+                continue
+            got = (suite.entry_profile(e).digest(), e.count.model_dump(), f"{sid}/{e.id}")
+            if e.model in seen:
+                assert got[:2] == seen[e.model][:2], (got[2], seen[e.model][2])
+            seen[e.model] = got
+    assert {"vdsr", "carn_m", "lapsrn"} <= set(seen)
