@@ -102,7 +102,9 @@ def cmd_reproduce(args) -> int:
             fh.write(msg + "\n")
 
     outcomes = []
-    for suite in suites:
+    if args.executor != "inline":
+        outcomes = _dispatch_reproduce(args, suites, opts, report)
+    for suite in suites if not outcomes else []:
         sub = RunOptions(**opts.__dict__)
         if args.entries:
             sub.entries = {e.id for e in suite.entries} & args.entries
@@ -115,6 +117,52 @@ def cmd_reproduce(args) -> int:
             print(f"  {e}", file=sys.stderr)
         return 1
     return 0
+
+
+def _dispatch_reproduce(args, suites, opts, report) -> list:
+    """``--executor local|slurm``: one submitit job per group of entries, each a ``reproduce`` of its own.
+
+    Each job writes its own run records (parallel-safe); this process then collects every suite.  Entries
+    are split into ``--jobs`` groups per suite (local: that many processes at once).
+    """
+    from harness.collect import collect_and_write
+    from harness.dispatch import run_jobs
+    from submitit.helpers import CommandFunction
+
+    from harness.runner import SuiteOutcome, kinds_for
+
+    jobs, names = [], []
+    for suite in suites:
+        ids = [e.id for e in suite.entries if kinds_for(e, suite) and (not args.entries or e.id in args.entries)]
+        n = max(1, min(args.jobs, len(ids)))
+        for k in range(n):
+            group = ids[k::n]
+            if not group:
+                continue
+            where = str(suite.path) if suite.path else suite.id
+            cmd = [sys.executable, "-m", "harness", "reproduce", where, "--entries", ",".join(group),
+                   "--budget", opts.budget, "--device", opts.device, "--results-dir", str(opts.results_dir)]
+            cmd += ["--only", ",".join(sorted(opts.only))] if args.only else []
+            cmd += ["--datasets", ",".join(sorted(opts.datasets))] if opts.datasets else []
+            cmd += [f for f, on in (("--force", opts.force), ("--stale", opts.stale)) if on]
+            for flag, val in (("--data-dir", opts.data_dir), ("--weights-dir", opts.weights_dir)):
+                if val:
+                    cmd += [flag, str(val)]
+            jobs.append((CommandFunction(cmd, cwd=str(Path(__file__).resolve().parent.parent)),))
+            names.append(f"{suite.id}: {', '.join(group)}")
+    report(f"dispatching {len(jobs)} job(s) with submitit ({args.executor}): " + "; ".join(names))
+    from harness.dispatch import DispatchError
+
+    failed: list[str] = []
+    try:
+        run_jobs(jobs, executor=args.executor, config=args.slurm_config if args.executor == "slurm" else None)
+    except DispatchError as exc:  # the other jobs' records are written: collect them all the same
+        failed = [str(exc)[:2000]]
+    outcomes = []
+    for suite in suites:
+        doc, changed = collect_and_write(suite, opts.results_dir, data_dir=opts.data_dir)
+        outcomes.append((suite, SuiteOutcome(doc, names, [], failed if not outcomes else [], changed)))
+    return outcomes
 
 
 def _run_log(run_id: str) -> Path:
@@ -227,6 +275,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
     s.add_argument("--force", action="store_true", help="re-measure even where the same inputs are recorded")
     s.add_argument("--stale", action="store_true", help="re-measure only stale or failed cells' jobs")
+    s.add_argument("--executor", choices=("inline", "local", "slurm"), default="inline",
+                   help="inline: this process; local/slurm: submitit jobs (README, 'Running on a cluster')")
+    s.add_argument("--jobs", type=int, default=2, help="with --executor: entry groups per suite (default 2)")
+    s.add_argument("--slurm-config", type=Path, default=Path("slurm.toml"), help="with --executor slurm")
     s.set_defaults(func=cmd_reproduce)
 
     s = sub.add_parser("collect", help="rebuild results/<suite>.json from results/records (no measuring)")

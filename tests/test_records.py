@@ -236,3 +236,18 @@ def test_one_published_model_has_one_evaluation_protocol_across_suites():
                 assert got[:2] == seen[e.model][:2], (got[2], seen[e.model][2])
             seen[e.model] = got
     assert {"vdsr", "carn_m", "lapsrn"} <= set(seen)
+
+
+@pytest.mark.realdata
+def test_submitit_local_executor_runs_two_entries_in_parallel_and_both_land(tmp_path, data_dir):
+    suite_path = write_suite(tmp_path / "s")
+    results = tmp_path / "r"
+    env = {**os.environ, "SRBENCH_DATA_DIR": str(data_dir)}
+    proc = subprocess.run([sys.executable, "-m", "harness", "reproduce", str(suite_path), "--executor", "local",
+                           "--jobs", "2", "--results-dir", str(results)], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert "dispatching 2 job(s) with submitit (local)" in proc.stdout
+    doc = json.loads(results_path(results, "rec_suite").read_text())
+    assert all(c["measured"] is not None for c in doc["cells"])
+    assert len(doc["provenance"]["runs"]) == 2  # one run per submitit job, both named

@@ -1,0 +1,270 @@
+"""Claims (harness/claims.py): verdicts on printed and measured numbers, noise bands, malformed declarations."""
+
+from __future__ import annotations
+
+import json
+import re
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from harness.claims import evaluate_claims, half_unit
+from harness.suite import SuiteError, list_suite_ids, load_suite
+
+PAPERS = Path(__file__).resolve().parent.parent.parent / "shared" / "papers"
+
+SUITE = """
+id = "{id}"
+paper = "A. Author, A Paper"
+table = "Table 1"
+
+[[entries]]
+id = "new"
+row = "New"
+model = "bicubic"
+obtain = "compute"
+scale = 4
+paper = [
+  {{ metric = "psnr_y", value = 23.52, printed = "23.52", dataset = "Set5" }},
+  {{ metric = "psnr_y", value = 30.00, printed = "30.00", dataset = "Set14" }},
+]
+
+[[entries]]
+id = "old"
+row = "Old"
+model = "bicubic"
+obtain = "compute"
+scale = 4
+paper = [
+  {{ metric = "psnr_y", value = 23.53, printed = "23.53", dataset = "Set5" }},
+  {{ metric = "psnr_y", value = 29.93, printed = "29.93", dataset = "Set14" }},
+]
+
+[[entries]]
+id = "net_a"
+row = "Net A"
+model = "bicubic"
+obtain = "train"
+scale = 4
+train = {{ recipe = "default", dataset = "T91" }}
+paper = [ {{ metric = "psnr_y", value = 28.10, printed = "28.10", dataset = "Set14" }} ]
+
+[[entries]]
+id = "net_b"
+row = "Net B"
+model = "bicubic"
+obtain = "train"
+scale = 4
+train = {{ recipe = "default", dataset = "T91" }}
+paper = [ {{ metric = "psnr_y", value = 28.00, printed = "28.00", dataset = "Set14" }} ]
+
+[[entries]]
+id = "net_b_seed1"
+row = "Net B (seed 1)"
+model = "bicubic"
+obtain = "train"
+scale = 4
+train = {{ recipe = "default", dataset = "T91" }}
+
+[[claims]]
+id = "new_beats_old"
+kind = "ordering"
+statement = "New consistently beats Old."
+source = "000 L315"
+metric = "psnr_y"
+a = "new"
+b = "old"
+
+[[claims]]
+id = "gain_007"
+kind = "text"
+quantity = "difference"
+statement = "New improves on Old by 0.07 dB on Set14."
+source = "000 L25"
+metric = "psnr_y"
+datasets = ["Set14"]
+a = "new"
+b = "old"
+value = 0.07
+printed = "0.07 dB"
+
+[[claims]]
+id = "a_beats_b"
+kind = "ordering"
+statement = "Net A beats Net B."
+source = "003 L213"
+metric = "psnr_y"
+a = "net_a"
+b = "net_b"
+"""
+
+
+def write(tmp_path: Path, body: str = SUITE, name: str = "t_claims") -> Path:
+    p = tmp_path / f"{name}.toml"
+    p.write_text(textwrap.dedent(body).format(id=name))
+    return p
+
+
+def cell(entry: str, value: float, *, dataset: str = "Set14", status: str = "match", budget: str = "smoke",
+         run: str = "r1", extra: dict | None = None) -> dict:
+    return {"entry": entry, "row": entry, "dataset": dataset, "scale": 4, "metric": "psnr_y", "paper": None,
+            "measured": value, "status": status, "budget": budget, "run": run, "extra": extra or {}}
+
+
+def by_id(records: list[dict]) -> dict[str, dict]:
+    return {r["id"]: r for r in records}
+
+
+@pytest.fixture()
+def suite(tmp_path):
+    return load_suite(write(tmp_path), check_models=False)
+
+
+# ------------------------------------------------------------------ paper verdicts
+
+def test_paper_verdict_uses_printed_numbers(suite):
+    r = by_id(evaluate_claims(suite, []))
+    # 23.52 < 23.53 on Set5: "consistently beats" fails on the paper's own numbers
+    assert r["new_beats_old"]["paper_verdict"] == "fails"
+    assert "Set5" in r["new_beats_old"]["paper_detail"] and "-0.01" in r["new_beats_old"]["paper_detail"]
+    # 30.00 − 29.93 = 0.07, as the sentence states
+    assert r["gain_007"]["paper_verdict"] == "holds"
+    assert r["a_beats_b"]["paper_verdict"] == "holds"
+
+
+def test_text_claim_fails_when_the_table_disagrees(tmp_path):
+    s = load_suite(write(tmp_path, SUITE.replace("value = 0.07\nprinted = \"0.07 dB\"",
+                                                 "value = 0.83\nprinted = \"0.83 dB\"")), check_models=False)
+    assert by_id(evaluate_claims(s, []))["gain_007"]["paper_verdict"] == "fails"
+
+
+def test_real_crb_table4_claim_is_contradicted_by_its_own_table():
+    s = load_suite("crb_table4", check_models=False)
+    r = by_id(evaluate_claims(s, []))["crb_highest_psnr"]
+    assert r["paper_verdict"] == "fails"
+    assert "edsr_rb_x4 Urban100 ×4" in r["paper_detail"]
+    assert r["verdict"] == "not-run" and r["needs"]
+
+
+# ------------------------------------------------------------------ measured verdicts
+
+def test_measured_claim_holds_beyond_the_noise_band(suite):
+    cells = [cell("new", 30.10), cell("old", 30.00), cell("new", 24.0, dataset="Set5"), cell("old", 23.9, dataset="Set5")]
+    r = by_id(evaluate_claims(suite, cells))["new_beats_old"]
+    assert r["verdict"] == "holds"
+    assert r["noise"]["seeded"] is False and "catalog band" in r["noise"]["source"]
+    assert {c["entry"] for c in r["cells"]} == {"new", "old"} and r["runs"] == ["r1"]
+    json.dumps(r)  # the record goes into results/<suite>.json
+
+
+def test_measured_claim_fails(suite):
+    cells = [cell("new", 29.50), cell("old", 30.00), cell("new", 24.0, dataset="Set5"), cell("old", 23.9, dataset="Set5")]
+    r = by_id(evaluate_claims(suite, cells))["new_beats_old"]
+    assert r["verdict"] == "fails"
+    assert "Set14" in r["detail"]
+
+
+def test_gap_inside_the_catalog_band_is_inconclusive(suite):
+    # 0.02 dB gap; each value carries the PSNR match band 0.018 dB → the gap's band is 0.036
+    cells = [cell("new", 30.02), cell("old", 30.00), cell("new", 24.0, dataset="Set5"), cell("old", 23.9, dataset="Set5")]
+    assert by_id(evaluate_claims(suite, cells))["new_beats_old"]["verdict"] == "inconclusive"
+
+
+def test_seed_spread_makes_a_trained_gap_inconclusive(suite):
+    cells = [cell("net_a", 27.10, budget="short", extra={"seed_values": [27.00, 27.20]}),
+             cell("net_b", 27.00, budget="short", extra={"seed_values": [26.95, 27.05]})]
+    r = by_id(evaluate_claims(suite, cells))["a_beats_b"]
+    assert r["verdict"] == "inconclusive"
+    assert r["noise"]["seeded"] is True
+    assert r["noise"]["spreads"]["net_a Set14 ×4"] == pytest.approx(0.20)
+    assert r["budget"] == "short"
+
+
+def test_seed_spread_small_enough_holds_and_repeats_rows_count_as_seeds(tmp_path):
+    body = SUITE + '\n[[claims]]\nid = "a_beats_b_rep"\nkind = "ordering"\nstatement = "A beats B."\n' \
+                   'source = "003 L213"\nmetric = "psnr_y"\na = "net_a"\nb = "net_b"\n' \
+                   'repeats = {{ net_b = ["net_b_seed1"] }}\n'
+    s = load_suite(write(tmp_path, body), check_models=False)
+    cells = [cell("net_a", 27.50, budget="short", extra={"seed_values": [27.49, 27.51]}),
+             cell("net_b", 27.00, budget="short"), cell("net_b_seed1", 27.04, budget="short")]
+    r = by_id(evaluate_claims(s, cells))["a_beats_b_rep"]
+    assert r["verdict"] == "holds"
+    assert r["noise"]["spreads"]["net_b Set14 ×4"] == pytest.approx(0.04)
+
+
+def test_trained_rows_without_seeds_ask_for_a_second_seed(suite):
+    cells = [cell("net_a", 27.5, budget="short"), cell("net_b", 27.0, budget="short")]
+    r = by_id(evaluate_claims(suite, cells))["a_beats_b"]
+    assert r["verdict"] == "holds"
+    assert "no repeated seeds" in r["noise"]["source"] and "second seed" in r["needs"]
+
+
+def test_smoke_runs_do_not_qualify_and_one_budget_is_used(suite):
+    smoke = [cell("net_a", 27.5, budget="smoke"), cell("net_b", 27.0, budget="smoke")]
+    r = by_id(evaluate_claims(suite, smoke))["a_beats_b"]
+    assert r["verdict"] == "not-run"
+    assert "do not qualify" in r["detail"] and "--budget short" in r["needs"]
+    mixed = [cell("net_a", 27.5, budget="short"), cell("net_b", 27.0, budget="paper")]
+    assert by_id(evaluate_claims(suite, mixed))["a_beats_b"]["verdict"] == "not-run"
+
+
+def test_stale_and_error_cells_never_count(suite):
+    cells = [cell("new", 30.5, status="stale"), cell("old", 30.0, status="error"),
+             cell("new", 24.0, dataset="Set5"), cell("old", 23.9, dataset="Set5")]
+    r = by_id(evaluate_claims(suite, cells))["new_beats_old"]
+    assert r["verdict"] == "not-run"
+    assert "status stale" in r["detail"]
+    assert "python -m harness reproduce t_claims --entries new,old" in r["needs"]
+
+
+def test_not_run_without_cells_and_observation_claims(tmp_path):
+    body = SUITE + '\n[[claims]]\nid = "converges_early"\nkind = "observation"\nstatement = "It converges by epoch 200."\n' \
+                   'source = "000 L144"\nneeds = "validation curves"\n'
+    s = load_suite(write(tmp_path, body), check_models=False)
+    r = by_id(evaluate_claims(s, []))
+    assert all(x["verdict"] == "not-run" for x in r.values())
+    assert r["converges_early"]["paper_verdict"] == "unchecked" and r["converges_early"]["needs"] == "validation curves"
+
+
+# ------------------------------------------------------------------ malformed declarations
+
+@pytest.mark.parametrize(("old", "new", "pattern"), [
+    ('a = "net_a"\nb = "net_b"', 'a = "net_a"\nb = "net_c"',
+     r"(?s)t_claims\.toml.*claims\[2\] \(id='a_beats_b'\)\.b: no entry 'net_c'"),
+    ('value = 0.07\n', '', r"(?s)t_claims\.toml.*claims\[1\] \(id='gain_007'\).*needs 'value'"),
+    ('source = "003 L213"', 'source = "page 4"', r"(?s)t_claims\.toml.*claims\[2\] \(id='a_beats_b'\)\.source"),
+    ('kind = "ordering"\nstatement = "Net A', 'kind = "ranking"\nstatement = "Net A',
+     r"(?s)t_claims\.toml.*claims\[2\] \(id='a_beats_b'\)\.kind"),
+    ('metric = "psnr_y"\na = "net_a"', 'metric = "psnr_y"\ncolour = "red"\na = "net_a"',
+     r"(?s)t_claims\.toml.*claims\[2\] \(id='a_beats_b'\)\.colour.*Extra inputs"),
+    ('datasets = ["Set14"]', 'datasets = ["Urban100"]',
+     r"(?s)t_claims\.toml.*claims\[1\] \(id='gain_007'\)\.metric: rows new, old share no column"),
+    ('id = "a_beats_b"', 'id = "new_beats_old"', r"(?s)t_claims\.toml.*claim id 'new_beats_old' appears twice"),
+])
+def test_malformed_claims_name_file_claim_and_field(tmp_path, old, new, pattern):
+    assert SUITE.count(old) == 1, old
+    with pytest.raises(SuiteError, match=pattern):
+        load_suite(write(tmp_path, SUITE.replace(old, new)), check_models=False)
+
+
+# ------------------------------------------------------------------ the declared claims
+
+def test_half_unit_follows_the_value_unit():
+    assert half_unit("412K", 412000) == 500
+    assert half_unit("90.9G", 90.9) == pytest.approx(0.05)
+    assert half_unit("31.92/0.8903", 0.8903) == pytest.approx(5e-5)
+
+
+def test_declared_claims_cite_existing_paper_lines():
+    if not PAPERS.is_dir():
+        pytest.skip(f"papers not found at {PAPERS}")
+    n_lines = {p.name[:3]: len(p.read_text(encoding="utf-8").splitlines()) for p in PAPERS.glob("*.txt")}
+    total = 0
+    for sid in list_suite_ids():
+        for c in load_suite(sid, check_models=False).claims:
+            paper, lines = c.source.split(" ", 1)
+            for n in re.findall(r"\d+", lines):
+                assert 1 <= int(n) <= n_lines[paper], f"{sid}/{c.id}: {c.source} is past the end of paper {paper}"
+            total += 1
+    assert total >= 50
