@@ -11,7 +11,7 @@ evaluation-convention knob moves a number).  The figures and their derivation li
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 # Evidence classes of a cell (README, "Evidence classes"); summaries count each separately.
 EVIDENCE_CLASSES = (
@@ -43,6 +43,11 @@ class Metric:
     evidence: str  # the cell's evidence class, before the entry refines it (image metrics: by obtain)
     decimals: int | None = None  # how the papers usually print it (report formatting)
     description: str = ""
+    # CI drift gate (harness.drift): how far a re-measurement may move from its committed baseline,
+    # (bound, relative?); None: not drift-checked (timings measure the machine, not the code).
+    drift: tuple[float, bool] | None = (1e-6, True)
+    label: str = ""  # column header in reports ("PSNR (Y)")
+    shown: int | None = None  # decimals of a measured value in reports (one more than printed, where useful)
 
 
 # Noise floor of the pipeline: the golden bicubic rows (24 cells, four sets × three scales) reproduce the
@@ -87,12 +92,28 @@ _METRICS = [
     Metric("flops", "complexity", "G", _GOPS, "complexity", 1, "FLOPs at 1280×720 output, in G"),
     Metric("multadds", "complexity", "G", _GOPS, "complexity", 1, "Mult-Adds at 1280×720 output, in G"),
     Metric("convs", "complexity", "count", _EXACT, "complexity", 0, "number of convolutions of the deploy form"),
+    Metric("reparam_err", "reparam", "", Band(1e-5, None, "fp32 round-off of a correct merge: < 1e-5 absolute"),
+           "exactness", None, "max |training form − deploy form| output difference (eval mode, fp32)"),
     Metric("throughput", "throughput", "img/s", _TIME, "timing", 1, "images per second (RepSR protocol)"),
     Metric("infer_time", "throughput", "s", _TIME, "timing", 3, "seconds per image (STEA protocol)"),
     Metric("train_time", "training-time", "s", _TIME, "timing", 3, "seconds per training iteration"),
-    *[Metric(f"uae{i}", "uae", "", _UAE_FORM, "consistency", 2, f"UAE{i} form") for i in range(1, 7)],
     *[Metric(f"uae_{v}", "uae", "count", _EXACT, "complexity", 0, f"UAE variable {v}") for v in "knlf"],
+    *[Metric(f"uae{i}", "uae", "", _UAE_FORM, "consistency", 2, f"UAE{i} form") for i in range(1, 7)],
 ]
+# Drift bounds: image metrics are deterministic on one machine to far below a printed unit.
+_DRIFT = {"psnr_y": (1e-3, False), "psnr_rgb": (1e-3, False), "ssim_y": (1e-4, False), "ssim_rgb": (1e-4, False),
+          "lpips": (1e-4, False), "params": (0.0, False), "params_nobias": (0.0, False), "convs": (0.0, False),
+          "throughput": None, "infer_time": None, "train_time": None,
+          **{f"uae{i}": (1e-9, False) for i in range(1, 7)}, **{f"uae_{v}": (1e-9, False) for v in "knlf"}}
+# Report labels and display decimals.
+_LABELS = {"psnr_y": ("PSNR (Y)", 3), "ssim_y": ("SSIM (Y)", 4), "psnr_rgb": ("PSNR (RGB)", 3),
+           "ssim_rgb": ("SSIM (RGB)", 4), "lpips": ("LPIPS", 4), "params": ("Params", 0),
+           "params_nobias": ("Params (no bias)", 0), "flops": ("FLOPs (G)", 2), "multadds": ("Mult-Adds (G)", 2),
+           "convs": ("Convs", 0), "throughput": ("Throughput (img/s)", 2), "infer_time": ("Inference time (s)", 4),
+           "train_time": ("Training time (s)", 1),
+           **{f"uae_{v}": (v, 0) for v in "knlf"}, **{f"uae{i}": (f"UAE{i}", 3) for i in range(1, 7)}}
+_METRICS = [replace(m, drift=_DRIFT.get(m.name, m.drift), label=_LABELS.get(m.name, (m.name, None))[0],
+                    shown=_LABELS.get(m.name, (m.name, None))[1]) for m in _METRICS]
 CATALOG: dict[str, Metric] = {m.name: m for m in _METRICS}
 
 # Fallback for a suite-specific metric declared as "kind: description" under a suite's [metrics].
@@ -126,3 +147,9 @@ def get_metric(name: str, suite_metrics: dict[str, str] | None = None) -> Metric
 def kind_of(name: str, suite_metrics: dict[str, str] | None = None) -> str | None:
     m = get_metric(name, suite_metrics)
     return m.kind if m else None
+
+
+def evidence_of_kind(kind: str) -> str | None:
+    """The evidence class of a kind's metrics when all agree (e.g. "timing" for throughput)."""
+    classes = {m.evidence for m in CATALOG.values() if m.kind == kind} or {_FALLBACK_EVIDENCE.get(kind)}
+    return classes.pop() if len(classes) == 1 else None
