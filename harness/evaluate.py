@@ -68,6 +68,10 @@ class EvalResult:
     means: dict[str, float]
     timing: dict[str, float]  # seconds: io, degradation, forward, metrics, total
     reason: str  # protocol description for the result cell
+    # Multi-kernel protocols (Gaussian8): image → one {metric: value} per kernel, in ``kernels`` order; then
+    # ``per_image`` holds each image's mean over the kernels and ``means`` the mean over images × kernels.
+    per_kernel: dict[str, list[dict[str, float]]] | None = None
+    kernels: list[dict[str, Any]] | None = None
 
     @property
     def n_images(self) -> int:
@@ -357,7 +361,7 @@ def _degradation_runs(entry: Entry, scale: int) -> list[tuple[str, dict[str, Any
     each applied to every image; a printed value is read as the mean over the 8 kernels.
     """
     if entry.degradation == "gaussian8":
-        return [("gaussian_blur", {**entry.degradation_params, "sigma": s}) for s in gaussian8_sigmas(scale)]
+        return [("gaussian8", {**entry.degradation_params, "sigma": s}) for s in gaussian8_sigmas(scale)]
     return [(entry.degradation, dict(entry.degradation_params))]
 
 
@@ -370,10 +374,30 @@ def _evaluate_degradations(ctx, entry, obtained, name, scale, wanted, progress, 
     if len(runs) == 1:
         return runs[0]
     first = runs[0]
+    metrics = list(first.means)
+    first.per_kernel = {r["image"]: [] for r in first.per_image}
+    for run in runs:  # every run scores the same images in the same order
+        for r in run.per_image:
+            first.per_kernel[r["image"]].append({m: r[m] for m in metrics})
+    first.kernels = [params for _, params in _degradation_runs(entry, scale)]
+    first.per_image = [{"image": img, **{m: float(np.mean([k[m] for k in ks])) for m in metrics}}
+                       for img, ks in first.per_kernel.items()]
     first.means = {m: sum(r.means[m] for r in runs) / len(runs) for m in first.means}
     first.timing = {k: round(sum(r.timing.get(k, 0.0) for r in runs), 4) for k in first.timing}
     first.reason += f"; {entry.degradation} LR: mean over {len(runs)} kernels"
     return first
+
+
+def _per_kernel_extra(res: EvalResult, metric: str) -> dict[str, Any]:
+    """For multi-kernel cells: every image × kernel score (``per_image_kernel``: image → [score per kernel],
+    kernels in ``kernel_sigmas`` order); their mean is the cell value and ``per_image`` is the mean per image."""
+    if not res.per_kernel:
+        return {}
+    return {
+        "per_image_kernel": {img: [k[metric] for k in ks] for img, ks in res.per_kernel.items()},
+        "kernel_sigmas": [k.get("sigma") for k in res.kernels or []],
+        "per_image_is": "mean over kernels",
+    }
 
 
 def _measure_one(
@@ -425,6 +449,7 @@ def _measure_one(
                 "timing": res.timing,
                 "per_image": {r["image"]: r[m] for r in res.per_image},
                 "n_images": res.n_images,
+                **_per_kernel_extra(res, m),
                 "profile_hash": res.profile["hash"],
             },
         ))
