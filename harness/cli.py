@@ -44,7 +44,8 @@ def cmd_list(args) -> int:
         if args.verbose:
             for e in suite.entries:
                 what = e.obtain + (f" {e.model}" if e.model else "") + (f" x{e.scale}" if e.scale else "")
-                print(f"    {e.id:24s} {what:28s} kinds: {','.join(kinds_for(e, suite)) or '-'}")
+                print(f"    {e.id:24s} {what:28s} kinds: {','.join(kinds_for(e, suite)) or '-':34s} "
+                      f"{_runs_here(suite, e)}")
     try:
         from harness.datasets import datasets_table
 
@@ -54,6 +55,32 @@ def cmd_list(args) -> int:
     except ImportError:
         pass
     return 0
+
+
+def _runs_here(suite, entry) -> str:
+    """What of this entry can run on this machine (data, weights present; training budget), in a few words."""
+    import os
+
+    if entry.obtain == "paper-only":
+        return "paper only: " + entry.reason[:70]
+    missing = []
+    data_dir = Path(os.environ.get("SRBENCH_DATA_DIR", "") or Path(__file__).resolve().parent.parent.parent
+                    / "shared" / "datasets")
+    for d in sorted({c.dataset for c in entry.paper if c.dataset} | set(entry.datasets)):
+        if not (data_dir / "benchmark" / d / "HR").is_dir():
+            missing.append(f"data {d}")
+    if entry.obtain == "load":
+        from harness.models import get_spec
+
+        wdir = Path(os.environ.get("SRBENCH_WEIGHTS_DIR", "") or Path(__file__).resolve().parent.parent.parent
+                    / "shared" / "weights")
+        ck = get_spec(entry.model).checkpoints.get(entry.scale) if entry.scale else None
+        if ck is None or not (wdir / ck.file).exists():
+            missing.append("published weights")
+    note = "trained here under smoke/short; paper budget needs a GPU" if entry.obtain == "train" else ""
+    if missing:
+        return "runs here except: " + ", ".join(missing)
+    return "runs here" + (f" ({note})" if note else "")
 
 
 def cmd_show(args) -> int:
