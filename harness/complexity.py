@@ -162,6 +162,10 @@ def deploy_model(model: nn.Module) -> tuple[nn.Module, str]:
     fuse = getattr(model, "fuse", None)
     if callable(fuse):
         return fuse(), "fuse()"
+    if any(callable(getattr(m, "deploy", None)) for m in model.modules() if m is not model):  # models.blocks
+        from harness.models.blocks import deploy_form
+
+        return deploy_form(model), "deploy() (re-parameterised: merged deploy form, harness.models.blocks)"
     names = ("switch_to_deploy", "reparameterize")
     if any(callable(getattr(m, n, None)) for m in model.modules() for n in names):
         deployed = copy.deepcopy(model)
@@ -463,6 +467,7 @@ class Complexity:
     deployed: str = "as built"
     method: str = ""
     notes: list[str] = field(default_factory=list)
+    counted_for: str = "a 1280×720 output"  # or "the stated input N×C×H×W" (suite count.input)
 
     @property
     def gmacs(self) -> float:
@@ -474,7 +479,7 @@ class Complexity:
     def summary(self) -> str:
         """One line for a cell's reason: the count, its convention and the cross-check."""
         dims = "×".join(f"{d:g}" if float(d).is_integer() else f"{d:.2f}" for d in self.lr_shape[1:])
-        text = (f"fvcore MACs {self.macs_fvcore / 1e9:.4f} G for a 1280×720 output, input {dims} "
+        text = (f"fvcore MACs {self.macs_fvcore / 1e9:.4f} G for {self.counted_for}, input {dims} "
                 f"({self.input_kind}), bias and element-wise excluded")
         if self.macs_ptflops is not None:
             text += (f"; ptflops {self.macs_ptflops / 1e9:.4f} G (default backend: incl. bias "
@@ -508,21 +513,28 @@ def _combine(parts: list[tuple[float, dict]]) -> dict[str, Any]:
 # -- counting -------------------------------------------------------------------------------------------
 
 def count_complexity(model: nn.Module, scale: int, input_kind: str, x3_rounding: str = X3_DEFAULT, *,
-                     method: str = "extrapolate", modulus: int = 8, ptflops: bool = True) -> Complexity:
+                     method: str = "extrapolate", modulus: int = 8, ptflops: bool = True,
+                     shape: tuple[int, ...] | None = None) -> Complexity:
     """Count params, Mult-Adds (fvcore, ptflops), #Conv of ``model`` for a 1280×720 output at ``scale``.
 
     ``method``: "extrapolate" (default: fvcore at small sizes, exact interpolation, see module doc) or
     "true-size" (fvcore traces real tensors of the full size: memory-heavy, for tests and checks).
     When 1280/s or 720/s is not an integer (×3), both integer LR sizes are counted and ``x3`` records
-    the MACs under every rounding convention; ``x3_rounding`` picks the one reported.
+    the MACs under every rounding convention; ``x3_rounding`` picks the one reported.  ``shape``: count
+    at this N×C×H×W input instead (a paper's stated input, or a block's feature map), no 720p convention.
     """
     if x3_rounding not in X3_ROUNDINGS:
         raise ValueError(f"x3_rounding must be one of {X3_ROUNDINGS}, not {x3_rounding!r}")
     if method not in ("extrapolate", "true-size"):
         raise ValueError(f"method must be 'extrapolate' or 'true-size', not {method!r}")
     train_params = count_params(model)
+    # Window/graph models pad their input to a multiple (``pad_multiple``): count at sizes congruent modulo it,
+    # else sizes that all pad to one size would fit a constant and extrapolate wrongly.
+    modulus = math.lcm(modulus, *(int(getattr(m, "pad_multiple", 1)) for m in model.modules()))
     deployed, how = deploy_model(model)
     floor, ceil = input_shape(scale, input_kind, "floor"), input_shape(scale, input_kind, "ceil")
+    if shape is not None:
+        floor = ceil = tuple(int(d) for d in shape)
     exact = floor == ceil
     # LR size under "area": the fractional 720/s × 1280/s (the HR size itself for y_upscaled models)
     area_hw = OUTPUT_HW if input_kind == "y_upscaled" else tuple(Fraction(d, scale) for d in OUTPUT_HW)
@@ -598,6 +610,7 @@ def count_complexity(model: nn.Module, scale: int, input_kind: str, x3_rounding:
         per_module=per_module, convs=convs, convs_frozen=frozen, conv_calls=base["conv_calls"],
         uncounted_ops=dict(base["uncounted"]), zero_ops=dict(base["zero"]), x3=x3,
         deployed=how, method=base["method"], notes=notes,
+        counted_for=f"the stated input {'×'.join(map(str, floor))}" if shape is not None else "a 1280×720 output",
     )
 
 
@@ -766,12 +779,14 @@ def explain_macs(paper_value_g: float, complexity: Complexity, printed: str | No
 
 # -- the runner's kind ------------------------------------------------------------------------------------
 
-def _count_cached(ctx: MeasureContext, name: str, scale: int, kwargs: dict, input_kind: str) -> Complexity:
+def _count_cached(ctx: MeasureContext, name: str, scale: int, kwargs: dict, input_kind: str,
+                  shape: tuple[int, ...] | None = None) -> Complexity:
     from harness.models import create_model
 
-    key = ("complexity", name, scale, repr(sorted(kwargs.items())))
+    key = ("complexity", name, scale, repr(sorted(kwargs.items())), shape)
     if key not in ctx.cache:
-        ctx.cache[key] = count_complexity(create_model(name, scale, **kwargs), scale, input_kind)
+        ctx.cache[key] = count_complexity(create_model(name, scale, **kwargs), scale, input_kind, shape=shape,
+                                          method="extrapolate" if shape is None else "true-size")
     return ctx.cache[key]
 
 
@@ -793,9 +808,19 @@ def measure_complexity(ctx: MeasureContext, entry: Entry) -> list[Measurement]:
         asked |= {"params", "multadds", "convs"}
     scales = sorted({s for s, _ in printed} | {entry.scale}, key=lambda s: (s is None, s))
     out: list[Measurement] = []
+    stated = tuple(entry.count.input) if entry.count.input else None  # suite count.input: count there
     for scale in scales:
         metrics = {"params"} | asked | {m for (s, m) in printed if s == scale}
         upscales = scale is not None and scale > 1 and scale in spec.scales
+        if stated is not None:
+            built = scale if scale in spec.scales else spec.scales[0]
+            try:
+                c = _count_cached(ctx, entry.model, built, entry.kwargs, spec.input, stated)
+            except ComplexityError as exc:
+                out += [Measurement(m, None, scale=scale, status="error", reason=str(exc)) for m in sorted(metrics)]
+                continue
+            out += _measurements(entry.model, scale, c, metrics, printed, entry.count)
+            continue
         if not upscales:
             built = scale if scale in spec.scales else spec.scales[0]
             model = create_model(entry.model, built, **entry.kwargs)

@@ -8,8 +8,16 @@ The kind ``measure_uae`` does two things for each Table 2 module:
   typo or a rounding slip shows up as ``deviates`` with the recomputed value;
 - where the module is implemented in the zoo, measures k, n, l, f from the real ``nn.Module``:
   n = number of parameters, f = ``in_channels``, l = operations in its traced forward graph
-  (convolutions, activations, pooling, element-wise products and residual additions), k = distinct
-  composite sub-module types nested in it (RSTB: MSA, MLP, STL → 3, as the paper's text counts).
+  (convolutions, linear layers, normalisations, activations, pooling, matrix products, element-wise
+  products and residual additions; reshapes and window partitions are data movement, not layers),
+  k = distinct composite sub-module types nested in it, pure containers (``nn.ModuleList``,
+  ``nn.ModuleDict``, ``nn.Sequential``) excluded (RSTB: MSA, MLP, STL → 3, as the paper's text counts).
+
+Evidence of each UAE form (``Measurement.evidence``): where k, n, l, f were all measured on the implemented
+module, the form is computed from the *measured* variables and is ``complexity`` evidence (a reproduction
+of the printed value, or not); where the module is not implemented, the form is recomputed from the
+*printed* variables and is only a ``consistency`` check of the table's arithmetic.  Both values are in
+every cell's reason and ``extra``.
 """
 
 from __future__ import annotations
@@ -48,7 +56,8 @@ def uae_forms(k: float, n: float, l: float, f: float) -> dict[str, float]:
 
 # -- measuring k, n, l, f on a real module --------------------------------------------------------
 
-_COUNTED_FUNCTIONS = {"add", "mul", "relu", "sigmoid", "gelu", "softmax", "matmul", "conv2d"}
+_COUNTED_FUNCTIONS = {"add", "mul", "relu", "sigmoid", "gelu", "softmax", "matmul", "einsum", "conv2d"}
+_CONTAINERS = (nn.ModuleList, nn.ModuleDict, nn.Sequential)
 
 
 def count_layers(module: nn.Module) -> int:
@@ -66,9 +75,21 @@ def count_layers(module: nn.Module) -> int:
 
 
 def count_nesting(module: nn.Module) -> int:
-    """k: distinct composite (non-leaf) sub-module types nested inside the block."""
-    kinds = {type(m) for name, m in module.named_modules() if name and any(True for _ in m.children())}
+    """k: distinct composite (non-leaf) sub-module types nested inside the block, containers excluded."""
+    kinds = {type(m) for name, m in module.named_modules()
+             if name and any(True for _ in m.children()) and not isinstance(m, _CONTAINERS)}
     return len(kinds)
+
+
+def inserted_block(host: nn.Module) -> nn.Module | None:
+    """The first instance of the host's pluggable block (``host.block``, a block-registry name), or None."""
+    from harness.models.blocks import make_block
+
+    name = getattr(host, "block", None)
+    if not name:
+        return None
+    kind = type(make_block(name, 64))
+    return next((m for m in host.modules() if type(m) is kind), None)
 
 
 def measure_variables(module: nn.Module) -> dict[str, int]:
@@ -112,34 +133,67 @@ def measure_uae(ctx: MeasureContext, entry: Entry) -> list[Measurement]:
     out: list[Measurement] = []
 
     measured: dict[str, int] = {}
+    source = entry.model
     if entry.model:
-        from harness.models import create_model
+        from harness.models import create_model, get_spec
 
-        block = create_model(entry.model, entry.scale or 1, **entry.kwargs)
-        measured = measure_variables(block)
+        spec = get_spec(entry.model)
+        built = create_model(entry.model, entry.scale or spec.scales[0], **entry.kwargs)
+        if spec.scales != (1,):  # a host network (CRB Table 3's φ2 row): the UAE is its inserted block's
+            built, source = inserted_block(built), f"the {getattr(built, 'block', None)!r} block of {entry.model}"
+        measured = measure_variables(built) if built is not None else {}
     for var in UAE_VARIABLES:
-        if var not in printed and var not in measured:
+        if var not in printed:
             continue
         if var in measured:
-            out.append(Measurement(var, float(measured[var]), reason=f"measured: {_HOW[var]} ({entry.model})"))
+            out.append(Measurement(var, float(measured[var]), reason=f"measured: {_HOW[var]} ({source})",
+                                   evidence="complexity"))
         else:
             out.append(Measurement(var, None, status="paper-only",
                                    reason=entry.reason or "module not implemented in the harness"))
 
-    if not all(v in printed and printed[v].value is not None for v in UAE_VARIABLES):
+    printed_all = all(v in printed and printed[v].value is not None for v in UAE_VARIABLES)
+    have_measured = bool(measured) and all(v in measured for v in UAE_VARIABLES)
+    if not printed_all and not have_measured:
         missing = [v for v in UAE_VARIABLES if v not in printed]
-        return out + [Measurement(m, None, status="error", reason=f"suite lacks printed {missing}") for m in UAE_FORMS
-                      if any(c.metric == m for c in entry.paper)]
+        return out + [Measurement(m, None, status="paper-only", reason=(
+            f"the suite prints no {', '.join(missing)} for this entry and no implemented module is named: "
+            "the printed form is reprinted, not checkable here")) for m in UAE_FORMS if any(c.metric == m for c in entry.paper)]
+    if not printed_all:  # forms of a measured module whose variables the table does not print (Table 3)
+        values = uae_forms(*(measured[v] for v in UAE_VARIABLES))
+        mk, mn, ml, mf = (measured[v] for v in UAE_VARIABLES)
+        for c in entry.paper:
+            if c.metric in UAE_FORMS:
+                value = values[c.metric]
+                reason = f"Eq. (21) from the MEASURED k={mk}, n={mn:,}, l={ml}, f={mf} of {source}: {value:.4f}"
+                if c.value is not None and abs(value - c.value) > printed_half_unit(c.printed, c.value):
+                    reason += f"; {explain_gap(c.printed, value)}"
+                out.append(Measurement(c.metric, value, reason=reason, evidence="complexity",
+                                       extra={"from_measured": value, "variables": dict(measured)}))
+        return out
 
     k, n, l, f = (printed[v].value for v in UAE_VARIABLES)
     recomputed = uae_forms(k, n, l, f)
-    from_measured = uae_forms(*(measured[v] for v in UAE_VARIABLES)) if measured else {}
-    for form, value in recomputed.items():
+    have_measured = bool(measured) and all(v in measured for v in UAE_VARIABLES)
+    from_measured = uae_forms(*(measured[v] for v in UAE_VARIABLES)) if have_measured else {}
+    same = have_measured and all(measured[v] == printed[v].value for v in UAE_VARIABLES)
+    for form, value_printed in recomputed.items():
         pc = next((c for c in entry.paper if c.metric == form), None)
-        reason = f"Eq. (21) recomputed from the printed k={k:g}, n={n:,.0f}, l={l:g}, f={f:g}: {value:.4f}"
+        printed_text = f"k={k:g}, n={n:,.0f}, l={l:g}, f={f:g}"
+        if have_measured:
+            value = from_measured[form]
+            mk, mn, ml, mf = (measured[v] for v in UAE_VARIABLES)
+            reason = (f"Eq. (21) from the MEASURED k={mk}, n={mn:,}, l={ml}, f={mf} of {entry.model}: {value:.4f}"
+                      + (" (equal to the printed variables)" if same else
+                         f"; from the printed {printed_text}: {value_printed:.4f}"))
+            evidence = "complexity"
+        else:
+            value = value_printed
+            reason = (f"Eq. (21) recomputed from the PRINTED {printed_text}: {value:.4f} — a consistency check of "
+                      "the table's arithmetic, not a measurement (module not implemented)")
+            evidence = "consistency"
         if pc is not None and abs(value - pc.value) > printed_half_unit(pc.printed, pc.value):
             reason += f"; {explain_gap(pc.printed, value)}"
-        if from_measured and any(measured[v] != printed[v].value for v in UAE_VARIABLES):
-            reason += f"; with the measured k, n, l, f: {from_measured[form]:.4f}"
-        out.append(Measurement(form, value, reason=reason, extra={"from_measured": from_measured.get(form)}))
+        out.append(Measurement(form, value, reason=reason, evidence=evidence,
+                               extra={"from_measured": from_measured.get(form), "from_printed": value_printed}))
     return out

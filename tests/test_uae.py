@@ -80,6 +80,27 @@ def test_known_table2_deviations(uae_results):
     assert ("rcab", "uae_n") in deviating  # RCAN's RCAB has 2 convs; the printed n implies 4
     measured_n = {c["entry"]: c["measured"] for c in uae_results["cells"] if c["metric"] == "uae_n"}
     assert measured_n["rb"] == measured_n["crb"]
-    statuses = {c["status"] for c in uae_results["cells"] if c["entry"] in ("gal", "rstb", "convffn")
-                and c["metric"] in ("uae_k", "uae_n", "uae_l", "uae_f")}
-    assert statuses == {"paper-only"}
+    # all seven modules are implemented: ConvFFN and GAL reproduce the printed n exactly, RSTB cannot
+    assert measured_n["convffn"] == 17_856 and measured_n["gal"] == 56_132
+    assert ("rstb", "uae_n") in deviating and ("convffn", "uae1") not in deviating
+
+
+def test_forms_from_measured_variables_are_complexity_evidence(uae_results):
+    forms = [c for c in uae_results["cells"] if c["metric"][3:].isdigit()]
+    assert len(forms) == 7 * 6
+    assert {c.get("evidence") for c in forms} == {"complexity"}
+    assert all("MEASURED" in c["reason"] for c in forms)
+    rcab = next(c for c in forms if (c["entry"], c["metric"]) == ("rcab", "uae1"))
+    assert rcab["measured"] != rcab["extra"]["from_printed"]  # measured n, l differ from the printed ones
+
+
+def test_forms_of_an_unimplemented_module_are_consistency_checks(tmp_path):
+    suite = load_suite("uae_table2")
+    text = suite.path.read_text(encoding="utf-8").replace('model = "convffn"\n', "")
+    copy = tmp_path / "uae_table2.toml"
+    copy.write_text(text, encoding="utf-8")
+    doc = run_suite(load_suite(copy), RunOptions(results_dir=tmp_path, progress=False, entries={"convffn"}),
+                    report=lambda m: None).doc
+    cells = [c for c in doc["cells"] if c["entry"] == "convffn" and c["metric"][3:].isdigit()]
+    assert cells and {c.get("evidence") for c in cells} == {"consistency"}
+    assert all("PRINTED" in c["reason"] for c in cells)

@@ -42,7 +42,7 @@ for _k in (
     Kind("complexity", 2, "harness.complexity:measure_complexity", "params, FLOPs/Mult-Adds at 720p, #Conv"),
     Kind("metrics", 2, "harness.evaluate:measure_metrics", "PSNR/SSIM/LPIPS on the test sets"),
     Kind("throughput", 1, "harness.throughput:measure_throughput", "images/s and seconds per image"),
-    Kind("uae", 1, "harness.uae:measure_uae", "UAE variables and forms (CRB paper Table 2)"),
+    Kind("uae", 2, "harness.uae:measure_uae", "UAE variables and forms (CRB paper Table 2)"),
     Kind("reparam", 1, "harness.reparam:measure_reparam", "max |training form − deploy form| of a merge"),
     Kind("training-time", 1, "harness.train:measure_training_time", "seconds per training iteration"),
 ):

@@ -9,7 +9,9 @@
   The depth-wise conv is its own sub-module, which is the nesting (k = 1) Table 2 gives DCRB.
 - ``RCAB`` (RCAN [11]): x + CA(Conv(ReLU(Conv(x)))), channel attention with reduction 16.
 
-These are blocks, not SR networks; they are registered so suites can count and trace them (UAE Table 2).
+These are blocks, not SR networks.  Each is registered twice: as a zoo model (scales = (1,)) so suites can
+count and trace it (UAE Table 2), and in the block registry (``harness.models.blocks``) so every host
+network takes it as ``block="rb" | "crb" | "dcrb" | "rcab"``.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from harness.models.blocks import register_block
 from harness.models.registry import register_model
 
 CRB_PAPER = "Cheng et al., Optimization of Module Transferability in SISR (UAE, CRB, DCRB)"
@@ -122,3 +125,10 @@ register_model("rb", paper="Lim et al., EDSR (CVPR-W 2017)", scales=(1,))(_block
 register_model("crb", paper=CRB_PAPER, scales=(1,))(_block(CycleResidualBlock))
 register_model("dcrb", paper=CRB_PAPER, scales=(1,))(_block(DepthwiseCycleResidualBlock))
 register_model("rcab", paper="Zhang et al., RCAN (ECCV 2018)", scales=(1,))(_block(RCAB))
+
+
+# Block registry: builder(channels, **kwargs) -> N×C×H×W → N×C×H×W.
+register_block("rb")(lambda channels, **kw: ResidualBlock(channels, **kw))
+register_block("crb")(lambda channels, **kw: CycleResidualBlock(channels, **kw))
+register_block("dcrb")(lambda channels, **kw: DepthwiseCycleResidualBlock(channels, **kw))
+register_block("rcab")(lambda channels, **kw: RCAB(channels, **kw))

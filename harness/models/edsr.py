@@ -7,9 +7,14 @@ Architecture as in the authors' code (sanghyun-son/EDSR-PyTorch, ``model/edsr.py
 
 - Upsampler (Sec. 3.1): ×2 and ×4 are one or two stages of conv 3×3 (f -> 4f) + PixelShuffle(2);
   ×3 is one stage of conv 3×3 (f -> 9f) + PixelShuffle(3).  No activation inside the upsampler.
-- Blocks: ``block="rb"`` is EDSR's residual block; ``"crb"``, ``"dcrb"`` and ``"rcab"`` swap in the CRB
-  paper's cycle residual blocks or RCAN's RCAB (CRB paper Tables 3-4 use EDSR as the backbone).  The
-  block classes come from ``harness.models.crb``.
+- Blocks: ``block=`` names any block of the registry (``harness.models.blocks``): ``"rb"`` is EDSR's
+  residual block (the default); ``"crb"``, ``"dcrb"``, ``"rcab"`` (``harness.models.crb``), ``"convffn"``,
+  ``"rstb"``, ``"gal"`` (``harness.models.transformer_blocks``) swap in the CRB paper's modules (its
+  Tables 3-6 use EDSR as a backbone).  ``edsr_crb``, ``edsr_dcrb``, ``edsr_rcab`` are kept as aliases of
+  ``edsr_baseline`` with that block (suites and tests name them).
+- Sizes: ``edsr_baseline`` is B = 16, F = 64 (the CRB paper's Tables 3-4 do not state EDSR's size; this is
+  the assumption, consistent with Table 2's f = 64); ``edsr`` is the full B = 32, F = 256, residual
+  scaling 0.1 (Table 5's caption: EDSR "retains [its] full hyper-parameter configuration").
 - Range (registry input convention): the network takes RGB in [0, 1] and returns RGB in [0, 1]; inside
   it works in EDSR's 0-255 range with the DIV2K mean subtracted, like the authors' ``rgb_range=255``.
 - ``MeanShift`` here is a fixed affine map held in buffers, not a frozen 1×1 conv as in the authors'
@@ -22,47 +27,47 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from harness.models.blocks import make_block
 from harness.models.common import DIV2K_RGB_MEAN, MeanShift, PixelShuffleUpsampler
-from harness.models.crb import (
-    RCAB,
-    CycleResidualBlock,
-    DepthwiseCycleResidualBlock,
-    ResidualBlock,
-)
 from harness.models.registry import register_model
 
 EDSR_PAPER = "Lim et al., EDSR: Enhanced Deep Residual Networks for Single Image Super-Resolution (CVPR-W 2017)"
 CRB_PAPER = "Cheng et al., Optimization of Module Transferability in SISR (UAE, CRB, DCRB)"
 
-BLOCKS = ("rb", "crb", "dcrb", "rcab")
+# Blocks whose builders take EDSR's residual scaling (harness.models.crb); others get it only if asked.
+RES_SCALED_BLOCKS = ("rb", "crb", "dcrb", "rcab")
 
 
-def make_block(block: str, channels: int, res_scale: float, cycles: int = 2, reduction: int = 16) -> nn.Module:
-    """One body block by name; the classes are the CRB paper's (harness.models.crb)."""
-    if block == "rb":
-        return ResidualBlock(channels, res_scale=res_scale)
-    if block == "crb":
-        return CycleResidualBlock(channels, cycles=cycles, res_scale=res_scale)
-    if block == "dcrb":
-        return DepthwiseCycleResidualBlock(channels, cycles=cycles, res_scale=res_scale)
-    if block == "rcab":
-        return RCAB(channels, reduction=reduction, res_scale=res_scale)
-    raise ValueError(f"unknown block {block!r}; known: {', '.join(BLOCKS)}")
+def body_block(block: str, channels: int, res_scale: float = 1.0, block_kwargs: dict | None = None) -> nn.Module:
+    """One body block from the block registry (``harness.models.blocks``), with EDSR's residual scaling."""
+    kw = dict(block_kwargs or {})
+    if res_scale != 1.0 and block in RES_SCALED_BLOCKS:
+        kw.setdefault("res_scale", res_scale)
+    return make_block(block, channels, **kw)
 
 
 class EDSR(nn.Module):
-    """EDSR with a configurable residual block (RB / CRB / DCRB / RCAB)."""
+    """EDSR with a pluggable body block (``block=`` any name in the block registry; default EDSR's RB).
+
+    ``cycles`` (CRB/DCRB ε) and ``reduction`` (RCAB) are shorthands for ``block_kwargs``.
+    """
 
     def __init__(self, scale: int, num_blocks: int = 16, channels: int = 64, res_scale: float = 1.0,
-                 block: str = "rb", cycles: int = 2, reduction: int = 16, colors: int = 3,
-                 rgb_range: float = 255.0):
+                 block: str = "rb", cycles: int | None = None, reduction: int | None = None,
+                 block_kwargs: dict | None = None, colors: int = 3, rgb_range: float = 255.0):
         super().__init__()
+        kw = dict(block_kwargs or {})
+        if cycles is not None:
+            kw["cycles"] = cycles
+        if reduction is not None:
+            kw["reduction"] = reduction
         self.scale = scale
+        self.block = block
         self.rgb_range = float(rgb_range)
         self.sub_mean = MeanShift(DIV2K_RGB_MEAN, sign=-1, rgb_range=rgb_range)
         self.head = nn.Conv2d(colors, channels, 3, padding=1)
         self.body = nn.Sequential(
-            *[make_block(block, channels, res_scale, cycles, reduction) for _ in range(num_blocks)],
+            *[body_block(block, channels, res_scale, kw) for _ in range(num_blocks)],
             nn.Conv2d(channels, channels, 3, padding=1),
         )
         self.tail = nn.Sequential(PixelShuffleUpsampler(channels, scale), nn.Conv2d(channels, colors, 3, padding=1))
