@@ -69,10 +69,12 @@ def _obtain(ctx: MeasureContext, entry: Entry, scale: int) -> Obtained:
         label = "third-party weights" if info.get("third_party") else "published weights"
         return Obtained(model.eval(), spec.input, f"{label} ({info.get('file', '?')})", info)
     if entry.obtain == "train":
-        from harness import train
+        from harness.training import train_entry
 
-        model, info = train.train_entry(ctx, entry, scale)
+        model, info = train_entry(ctx, entry, scale)
         return Obtained(model.eval(), spec.input, info["reason"], info)
+    why = f"; {entry.reason}" if entry.reason else ""
     raise NotObtainableError(
-        f"entry obtains {entry.obtain!r}: a randomly initialised {entry.model!r} has no meaningful image metrics"
+        f"entry obtains {entry.obtain!r} (architecture only: params/FLOPs are counted): a randomly initialised "
+        f"{entry.model!r} has no meaningful image metrics{why}"
     )
