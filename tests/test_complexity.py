@@ -371,7 +371,13 @@ def test_zoo_counting_cost_and_consistency(record_property):
     minute and 2 GiB).  What is asserted: every count succeeds, and the independent true-size ptflops
     count agrees (aten − bias == fvcore) wherever no attention op is involved.
     """
-    proc = subprocess.run([sys.executable, "-m", "harness.complexity", "--json"], cwd=REPO,
+    from harness.models import list_models
+
+    # Transformer / graph hosts and full-size networks take minutes each on 2 cores; the suites count them at
+    # 720p in `reproduce`, and their own tests (test_crb_hosts, test_stea_models) count them at small sizes.
+    heavy = {"ipg_scaled", "srformer_scaled", "labnet", "realnet", "rcan", "edsr"}
+    models = [m for m in list_models() if m not in heavy]
+    proc = subprocess.run([sys.executable, "-m", "harness.complexity", "--json", *models], cwd=REPO,
                           capture_output=True, text=True, timeout=1800, check=False,
                           env={**os.environ, "PYTHONWARNINGS": "ignore"})
     assert proc.returncode == 0, proc.stderr[-3000:]

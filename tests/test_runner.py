@@ -11,7 +11,13 @@ import pytest
 
 from harness import runner
 from harness.cli import main
-from harness.results import Tolerance, judge, printed_half_unit, read_results, results_path
+from harness.results import (
+    Tolerance,
+    judge,
+    printed_half_unit,
+    read_results,
+    results_path,
+)
 from harness.runner import RunOptions, RunRefused
 from harness.runner import run_suite as _run_suite
 from harness.suite import load_suite

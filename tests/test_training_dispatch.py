@@ -1,0 +1,55 @@
+"""harness.dispatch: submitit's local executor runs two training jobs (two entries of one suite) in parallel
+and both results land; the Slurm configuration is validated with errors naming the file and field."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from conftest import require
+
+from harness import dispatch
+from harness.training.api import train_job
+
+
+@pytest.mark.realdata
+def test_local_executor_runs_two_entries_in_parallel(data_dir, tmp_path, monkeypatch):
+    require((data_dir / "T91" / "HR").is_dir(), "T91 not found")
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    specs = [{"suite": "carn_table1", "entry": f"fsrcnn_x{s}", "scale": s, "budget": "smoke", "device": "cpu",
+              "data_dir": str(data_dir), "runs_dir": str(tmp_path / "runs")} for s in (2, 3)]
+    infos = dispatch.run_jobs([(train_job, s) for s in specs], executor="local", folder=tmp_path / "submitit")
+    assert [i["config"]["scale"] for i in infos] == [2, 3]
+    for info in infos:  # both results land: finished runs with their records
+        assert info["finished"] and Path(tmp_path / "runs" / info["run_key"] / "record.json").is_file()
+        rec = json.loads((tmp_path / "runs" / info["run_key"] / "record.json").read_text())
+        assert rec["iterations"] == 20 and rec["key"] == info["run_key"]
+    # in parallel: each job's run overlaps the other's
+    (a, b) = infos
+    assert a["started_at"] < b["ended_at"] and b["started_at"] < a["ended_at"]
+    assert a["run_key"] != b["run_key"]
+
+
+def test_inline_executor_and_errors(tmp_path):
+    assert dispatch.run_jobs([(sum, [1, 2]), (max, 3, 4)], executor="inline") == [3, 4]
+    with pytest.raises(dispatch.DispatchError, match="unknown executor 'pbs'"):
+        dispatch.run_jobs([], executor="pbs")
+    bad = tmp_path / "slurm.toml"
+    bad.write_text("[slurm]\ngpus_per_job = 2\n")
+    with pytest.raises(dispatch.DispatchError, match=r"slurm\.toml: \[slurm\] partition is required"):
+        dispatch.SlurmConfig.load(bad)
+    bad.write_text('[slurm]\npartition = "gpu"\ngpu = 2\n')
+    with pytest.raises(dispatch.DispatchError, match=r"field\(s\) \['gpu'\] unknown"):
+        dispatch.SlurmConfig.load(bad)
+    with pytest.raises(dispatch.DispatchError, match="copy slurm.example.toml"):
+        dispatch.SlurmConfig.load(tmp_path / "none.toml")
+
+
+def test_slurm_job_runs_torchrun_inside_the_allocation():
+    cfg = dispatch.SlurmConfig.load(dispatch.REPO / "slurm.example.toml")
+    cfg = dispatch.SlurmConfig(**{**cfg.__dict__, "gpus_per_job": 4})
+    fn = dispatch.train_command(cfg, "crb_table4", "edsr_crb", 4, "paper")
+    cmd = fn.command
+    assert cmd[1:5] == ["-m", "torch.distributed.run", "--standalone", "--nproc_per_node=4"]
+    assert cmd[5:] [:4] == ["-m", "harness", "train", "crb_table4"] and "--device" in cmd and "cuda" in cmd

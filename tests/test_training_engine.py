@@ -1,0 +1,294 @@
+"""Training engine (harness.training): recipes and budgets, a real smoke run on T91, run keys, finished-run
+reuse (runs dir and committed results/training), divergence, damaged checkpoints, data errors, timing kind."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from conftest import require
+from PIL import Image
+from torch import nn
+
+from harness.measure import MeasureContext
+from harness.models import registry
+from harness.obtain import NotObtainableError, obtain_model
+from harness.suite import Entry, PaperCell, Suite, Train
+from harness.training import api, checkpoint, recipes, runs
+from harness.training.data import (
+    MissingTrainingDataError,
+    TrainingDataError,
+    TrainingWarning,
+    split_validation,
+)
+from harness.training.engine import TrainingDivergedError
+from harness.training.timing import measure_training_time
+
+
+class TinySR(nn.Module):
+    """Two 3×3 convs on a residual path; ``nan_after`` makes every forward after that many return NaN."""
+
+    def __init__(self, scale: int, kind: str, nan_after: int | None = None):
+        super().__init__()
+        c = 3 if kind == "rgb" else 1
+        self.up = 1 if kind == "y_upscaled" else scale
+        self.body = nn.Sequential(nn.Conv2d(c, 8, 3, padding=1), nn.ReLU(),
+                                  nn.Conv2d(8, c * self.up**2, 3, padding=1), nn.PixelShuffle(self.up))
+        self.nan_after, self.calls = nan_after, 0
+
+    def forward(self, x):
+        if self.training:
+            self.calls += 1
+        out = self.body(x) + F.interpolate(x, scale_factor=self.up, mode="nearest")
+        return out * float("nan") if self.nan_after is not None and self.calls > self.nan_after else out
+
+
+KINDS = ("rgb", "y", "y_upscaled")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def tiny_models():
+    for kind in KINDS:
+        def build(scale: int, kind=kind, **kwargs) -> nn.Module:
+            """Tiny test model (tests/test_training_engine.py)."""
+            return TinySR(scale, kind, **kwargs)
+
+        registry.register_model(f"_tt_{kind}", paper="test", scales=(2, 3, 4), input=kind)(build)
+    yield
+    for kind in KINDS:
+        registry._REGISTRY.pop(f"_tt_{kind}", None)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """One intra-op thread: on the shared 2-core machines two threads mostly spin-wait on each other."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(autouse=True)
+def fast_recipe(monkeypatch):
+    monkeypatch.setitem(recipes.RECIPES, "_fast", recipes.Recipe(name="_fast", source="test", lr=1e-2))
+
+
+@pytest.fixture(scope="module")
+def t91(data_dir) -> Path:
+    require((data_dir / "T91" / "HR").is_dir(), f"T91 training images not found under {data_dir}")
+    return data_dir
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("cache")  # the T91 HR/LR cache, built once for the module
+
+
+def _entry(kind="y", recipe="_fast", **kwargs) -> Entry:
+    return Entry(id=f"tiny_{kind}", row="Tiny", model=f"_tt_{kind}", obtain="train", scale=2,
+                 train=Train(recipe=recipe), kwargs=kwargs)
+
+
+def _ctx(entry: Entry, data_dir, budget="smoke", device="cpu") -> MeasureContext:
+    suite = Suite(id="t_train", paper="test", table="test", entries=[entry])
+    return MeasureContext(suite=suite, profile=suite.metric_profile, data_dir=data_dir, weights_dir=None,
+                          budget=budget, device=device)
+
+
+# --- recipes and budgets -------------------------------------------------------------------------------------
+
+
+def test_budgets_and_schedules_are_data():
+    smoke, short, paper = (recipes.get_budget(n) for n in ("smoke", "short", "paper"))
+    assert paper.is_paper and paper.needs_gpu and not short.needs_gpu
+    for b in (smoke, short):
+        assert b.dataset == "T91" and all(b.hr_patch % s == 0 for s in (2, 3, 4)) and b.hr_patch <= 76
+    kw = {"model": "m", "model_kwargs": {}, "scale": 4, "input_kind": "rgb"}
+    carn = recipes.get_recipe("carn")
+    cfg = recipes.resolve(carn, smoke, **kw)  # halving every N, scaled to the same fraction of training
+    assert cfg.lr_at(cfg.step_every - 1) == carn.lr and cfg.lr_at(cfg.step_every) == carn.lr * 0.5
+    tiny = recipes.resolve(recipes.get_recipe("repsr_tiny"), short, **kw)  # multistep
+    n = short.iterations
+    assert tiny.milestones == (n // 2, n * 8 // 10, n * 9 // 10, n * 95 // 100)
+    assert tiny.lr_at(n // 2 - 1) == 4e-4 and tiny.lr_at(n // 2) == 2e-4 and tiny.lr_at(n - 1) == 4e-4 / 16
+    cos = recipes.resolve(recipes.get_recipe("repsr_large"), short, **kw)  # cosine with restarts
+    period = cos.iterations // cos.cycles
+    assert cos.lr_at(0) == cos.lr_at(period) == cos.lr and cos.lr_at(period - 1) < cos.lr / 100
+    assert cfg.hash() == recipes.resolve(carn, smoke, **kw).hash() != cos.hash()
+    with pytest.raises(recipes.BudgetError, match="does not declare iterations"):
+        recipes.resolve(recipes.get_recipe("default"), paper, **kw)
+    with pytest.raises(recipes.BudgetError, match="known: .*carn"):
+        recipes.get_recipe("nope")
+    for r in (r for r in recipes.RECIPES.values() if not r.name.startswith("_")):  # unstated choices declared
+        assert r.source and (r.paper_schedule or r.notes), r.name
+
+
+def test_paper_budget_is_refused_on_cpu_before_any_work(tmp_path, cache):
+    entry = _entry(recipe="carn")
+    # data_dir points nowhere: the refusal must come before the data are looked at
+    with pytest.raises(NotObtainableError, match="needs a GPU.*--device cuda"):
+        api.train_entry(_ctx(entry, tmp_path / "nothing", budget="paper"), entry, 2, runs_dir=tmp_path, cache_dir=cache)
+    assert not any(tmp_path.iterdir())
+
+
+def test_validation_images_are_held_out():
+    files = [Path(f"t{i:02d}.png") for i in range(91)]
+    train, val = split_validation(files)
+    assert len(val) == recipes.VAL_COUNT and not set(val) & set(train) and len(train) + len(val) == 91
+
+
+# --- a real smoke run ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.realdata
+@pytest.mark.parametrize("kind", KINDS)
+def test_smoke_run_records_logs_and_is_reused(kind, t91, tmp_path, cache):
+    entry = _entry(kind)
+    ctx = _ctx(entry, t91)
+    key = api.training_key(ctx.suite, entry, 2, "smoke", t91)
+    model, info = api.train_entry(ctx, entry, 2, runs_dir=tmp_path, cache_dir=cache, log_every=1)
+    assert info["run_key"] == key and info["finished"] and not info["cached"] and info["iterations"] == 20
+    assert info["budget"] == "smoke" and "NOT the paper's schedule" in info["reason"] and key in info["reason"]
+    run = tmp_path / key
+    rec = json.loads((run / "record.json").read_text())
+    for field in ("key", "config", "iterations", "wall_s", "final_loss", "final_val_psnr", "device", "torch"):
+        assert field in rec, field
+    assert rec["validation"]["images"] and np.isfinite(rec["final_val_psnr"])
+    log = [json.loads(ln) for ln in (run / "log.jsonl").read_text().splitlines()]
+    assert [r["iteration"] for r in log[:-1]] == list(range(1, 21)) and log[-1]["final"]
+    assert all({"loss", "lr", "it_s"} <= set(r) for r in log[:-1])
+    assert np.mean([r["loss"] for r in log[-6:-1]]) < np.mean([r["loss"] for r in log[:5]])  # it learns
+    assert len(checkpoint.checkpoints(run)) <= recipes.BUDGETS["smoke"].keep_checkpoints
+    # Same command again: the finished run is used, not retrained (a NaN model would fail if it trained).
+    model2, info2 = api.train_entry(_ctx(entry, t91), entry, 2, runs_dir=tmp_path, cache_dir=cache)
+    assert info2["cached"] and info2["run_key"] == key
+    assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), model2.state_dict().values()))
+    # The key changes with what changes the weights
+    assert api.training_key(ctx.suite, _entry(kind, recipe="default"), 2, "smoke", t91) != key
+    assert api.training_key(ctx.suite, entry, 2, "short", t91) != key
+
+
+@pytest.mark.realdata
+def test_committed_run_is_used_by_reproduce_without_training(t91, tmp_path, cache, monkeypatch):
+    entry = _entry("y")
+    _, info = api.train_entry(_ctx(entry, t91), entry, 2, runs_dir=tmp_path / "a", cache_dir=cache)
+    out = runs.export(tmp_path / "a" / info["run_key"], tmp_path / "committed")
+    assert sorted(p.name for p in out.iterdir()) == sorted(runs.RUN_FILES)
+    monkeypatch.setattr(runs, "COMMITTED_DIR", tmp_path / "committed")
+    monkeypatch.setattr(api, "Trainer", None)  # training now would crash: the committed run must be used
+    got = obtain_model(_ctx(entry, t91), entry, 2)  # the reproduce path (harness.obtain)
+    assert got.provenance["cached"] and got.provenance["run_key"] == info["run_key"]
+    assert "committed" in got.provenance["record"]
+
+
+@pytest.mark.realdata
+def test_nan_loss_names_iteration_loss_and_last_good_checkpoint(t91, tmp_path, cache):
+    entry = _entry("y", nan_after=15)
+    with pytest.raises(TrainingDivergedError, match=r"became nan at iteration 16 .*iter_00000010\.pt"):
+        api.train_entry(_ctx(entry, t91), entry, 2, runs_dir=tmp_path, cache_dir=cache)
+    key = api.training_key(None, entry, 2, "smoke", t91)
+    assert [i for i, _ in checkpoint.checkpoints(tmp_path / key)] == [10]
+
+
+@pytest.mark.realdata
+def test_damaged_checkpoint_is_moved_aside_and_the_previous_one_used(t91, tmp_path, cache):
+    entry = _entry("y")
+    api.train_entry(_ctx(entry, t91), entry, 2, runs_dir=tmp_path, cache_dir=cache, stop_at=20)
+    key = api.training_key(None, entry, 2, "smoke", t91)
+    run = tmp_path / key
+    (run / "record.json").unlink()
+    newest = checkpoint.checkpoints(run)[-1][1]
+    newest.write_bytes(newest.read_bytes()[:100])
+    with pytest.warns(TrainingWarning, match="unreadable checkpoint"):
+        state, _path = checkpoint.latest(run, key)
+    assert state["iteration"] == 10 and (run / "ckpt" / "iter_00000020.pt.corrupt").exists()
+
+
+def test_small_image_and_missing_data_are_named(tmp_path, cache):
+    (tmp_path / "Tiny" / "HR").mkdir(parents=True)
+    for i in range(3):
+        Image.fromarray(np.zeros((20, 20, 3), np.uint8)).save(tmp_path / "Tiny" / "HR" / f"{i}.png")
+    entry = Entry(id="tiny", row="T", model="_tt_y", obtain="train", scale=2,
+                  train=Train(recipe="_fast", dataset="Tiny"))
+    smoke = recipes.BUDGETS["smoke"]
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setitem(recipes.BUDGETS, "smoke", recipes.Budget(**{**smoke.__dict__, "dataset": None}))
+        with pytest.raises(TrainingDataError, match=r"0\.png: 20×20 .*smaller than the HR training patch 24"):
+            api.train_entry(_ctx(entry, tmp_path), entry, 2, runs_dir=tmp_path / "runs", cache_dir=cache)
+    with pytest.raises(MissingTrainingDataError, match="T91"):
+        api.train_entry(_ctx(_entry("y"), tmp_path / "empty"), _entry("y"), 2, runs_dir=tmp_path / "runs", cache_dir=cache)
+
+
+def test_short_budget_refuses_a_model_too_slow_for_the_cpu_cap(tmp_path, cache, monkeypatch):
+    monkeypatch.setattr(api, "estimate_seconds", lambda cfg, device: 10 * 3600.0)
+    monkeypatch.setattr(api, "_files", lambda cfg, d: [])
+    entry = _entry("y")
+    with pytest.raises(NotObtainableError, match=r"about 10\.0 h on this CPU.*--device cuda"):
+        api.train_entry(_ctx(entry, tmp_path, budget="short"), entry, 2, runs_dir=tmp_path, cache_dir=cache)
+
+
+def test_training_time_kind_is_not_run_with_seconds_per_iteration():
+    entry = Entry(id="t", row="T", model="_tt_rgb", obtain="train", scale=2, train=Train(recipe="carn"),
+                  paper=[PaperCell(metric="train_time", value=1.0, printed="1h", scale=2)])
+    (m,) = measure_training_time(_ctx(entry, None), entry)
+    assert m.status == "not-run" and m.extra["seconds_per_iteration"] > 0 and "not comparable" in m.reason
+
+
+def test_plain_progress_lines_carry_loss_lr_rate_and_eta():
+    from harness.training.progress import Progress
+
+    lines: list[str] = []
+    p = Progress("fsrcnn ×4", 20_000, 0, write=lines.append, every_s=0)
+    p.update(1_200, 0.00123, 1e-3, 20.0)
+    assert lines == ["[fsrcnn ×4] it 1,200/20,000 (6.0%) loss 0.00123 lr 0.001 20.0 it/s ETA 0:15:40"]
+
+
+COMMITTED_FSRCNN = Entry(id="fsrcnn_x4_trained", row="FSRCNN (trained here)", model="fsrcnn", obtain="train", scale=4,
+                         train=Train(recipe="fsrcnn"))
+
+
+@pytest.mark.realdata
+def test_committed_fsrcnn_short_run_is_reused_and_beats_bicubic(t91, monkeypatch):
+    """The committed FSRCNN ×4 short run (results/training/<key>/) is what reproduce uses, without training."""
+    key = api.training_key(None, COMMITTED_FSRCNN, 4, "short", t91)
+    folder = runs.COMMITTED_DIR / key
+    require(folder.is_dir(), f"committed run {folder} missing (python -m harness train carn_table1 --entries "
+                             "fsrcnn_x4 --budget short --test Set5 --export results/training)")
+    monkeypatch.setenv("SRBENCH_RUNS_DIR", str(Path("/nonexistent-runs")))
+    monkeypatch.setattr(api, "Trainer", None)  # training would crash: the committed run must be used
+    _model, info = api.train_entry(_ctx(COMMITTED_FSRCNN, t91, budget="short"), COMMITTED_FSRCNN, 4)
+    assert info["cached"] and info["record"] == f"results/training/{key}/record.json"
+    assert "NOT the paper's schedule" in info["reason"] and "short" in info["reason"]
+    rec = json.loads((folder / "record.json").read_text())
+    set5 = rec["test"]["Set5"]
+    assert set5["psnr_y"] - set5["bicubic_psnr_y"] >= 0.8
+
+
+def _cfg(**kw) -> recipes.TrainConfig:
+    cfg = recipes.resolve(recipes.get_recipe("stea_labnet"), recipes.get_budget("smoke"), model="m",
+                          model_kwargs={}, scale=2, input_kind="rgb")
+    return recipes.TrainConfig.from_dict({**cfg.to_dict(), **kw})
+
+
+def test_on_the_fly_blur_degradation_and_deterministic_samples():
+    from harness.training.data import ImageSet, IterationBatches, PatchDataset
+
+    rng = np.random.default_rng(0)
+    hr = [rng.integers(0, 256, (40, 48, 3), dtype=np.uint8) for _ in range(3)]
+    blur = PatchDataset(ImageSet(["a", "b", "c"], hr, None, 2), _cfg())  # STEA: random Gaussian blur per patch
+    x, y = blur[5]
+    assert x.shape == (3, 12, 12) and y.shape == (3, 24, 24)
+    assert torch.equal(blur[5][0], x) and not torch.equal(blur[6][0], x)  # a pure function of the index
+    from harness.degradations import degrade
+
+    bic = PatchDataset(ImageSet(["a", "b", "c"], hr, [degrade(h, 2) for h in hr], 2), _cfg(degradation="bicubic"))
+    xb, yb = bic[5]
+    assert torch.equal(yb, y) and not torch.equal(xb, x)  # same HR window, a different LR
+    # DDP: the ranks' shares of each global batch are disjoint and together the single-process batch
+    one = list(IterationBatches(4, 3, 5))
+    two = [list(IterationBatches(4, 3, 5, rank=r, world=2)) for r in (0, 1)]
+    assert [sorted(a + b) for a, b in zip(*two)] == one == [[12, 13, 14, 15], [16, 17, 18, 19]]
