@@ -120,7 +120,7 @@ def collect(suite: Suite, results_dir: Path, *, data_dir: Path | None = None) ->
             want, want_hash = expected[key]
             pc = paper.get((rc.get("dataset"), rc.get("scale"), rc["metric"]))
             cell = base_cell(suite, entry, pc, metric=rc["metric"], dataset=rc.get("dataset"), scale=rc.get("scale"))
-            for k in ("measured", "reason", "extra", "run", "budget", "inputs", "last_attempt"):
+            for k in ("measured", "reason", "extra", "run", "budget", "inputs", "training", "last_attempt"):
                 if rc.get(k) is not None:
                     cell[k] = rc[k]
             cell["evidence"] = evidence_of(suite, entry, rc["metric"], rc)

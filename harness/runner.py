@@ -94,14 +94,42 @@ def check_options(suites: list[Suite], opts: RunOptions) -> None:
         if unknown:
             where = ", ".join(s.id for s in suites)
             raise RunRefused(f"--entries: no entry {sorted(unknown)} in {where}; see `python -m harness list -v`")
-    try:
-        from harness.training import check_budget
-    except ImportError:
+    if opts.budget != "paper" or opts.device.startswith("cuda") or "metrics" not in opts.only:
         return
     for s in suites:
         for e in s.entries:
-            if e.obtain == "train" and (opts.entries is None or e.id in opts.entries) and "metrics" in opts.only:
-                check_budget(s, e, opts.budget, opts.device)  # raises with the fix named
+            if e.obtain != "train" or (opts.entries is not None and e.id not in opts.entries):
+                continue
+            if effective_budget(s, e, "paper", opts.data_dir) != "paper":  # no finished paper run to reuse
+                raise RunRefused(
+                    f"--budget paper: {s.id}/{e.id} would have to be trained with the paper's schedule, which needs "
+                    f"a GPU (this run is on {opts.device}); run `python -m harness train {s.id} --entries {e.id} "
+                    "--budget paper --device cuda` on a GPU machine (or --executor slurm), or use --budget short, or "
+                    "leave this entry out with --entries")
+
+
+def effective_budget(suite: Suite, entry: Entry, requested: str, data_dir: Path | None) -> str:
+    """The budget a trained entry is measured under: the largest budget ≥ ``requested`` whose training runs
+    (every scale) are finished — in the runs directory or committed under results/training — else
+    ``requested`` itself (trained now).  A cached better run is never thrown away for a smaller budget."""
+    if entry.obtain != "train" or not entry.model:
+        return requested
+    try:
+        from harness.records import entry_scales
+        from harness.training import training_key
+        from harness.training.runs import find_finished
+    except ImportError:
+        return requested
+    for budget in ("paper", "short", "smoke"):
+        if BUDGET_RANK[budget] <= BUDGET_RANK[requested]:
+            return requested
+        try:
+            keys = [training_key(suite, entry, s, budget, data_dir) for s in entry_scales(entry)]
+        except Exception:  # noqa: BLE001 — recipe/budget cannot be combined, or no training data here
+            continue
+        if keys and all(find_finished(k) is not None for k in keys):
+            return budget
+    return requested
 
 
 def _raw_cells(entry: Entry, measurements: Iterable[Measurement], budget: str) -> list[dict]:
@@ -118,6 +146,14 @@ def _raw_cells(entry: Entry, measurements: Iterable[Measurement], budget: str) -
             cell["status"] = "error"
         cells.append(cell)
     return cells
+
+
+def _attach_training(entry: Entry, cells: list[dict], runs: dict) -> None:
+    """A trained cell names the training run that made its model (key, iterations, wall time, final loss)."""
+    for c in cells:
+        run = runs.get(f"{entry.id}_x{c.get('scale')}")
+        if run is not None:
+            c["training"] = run
 
 
 def _failed_cells(suite: Suite, entry: Entry, kind: str, status: str, reason: str, budget: str) -> list[dict]:
@@ -181,9 +217,13 @@ def run_suite(suite: Suite, opts: RunOptions, report: Callable[[str], None] = pr
     for i, entry in enumerate(selected, 1):
         kinds = [k for k in kinds_for(entry, suite) if k in opts.only]
         ctx.profile = suite.entry_profile(entry)
+        budget = effective_budget(suite, entry, opts.budget, opts.data_dir) if "metrics" in kinds else opts.budget
+        ctx.budget = budget
+        if budget != opts.budget:
+            report(f"[{suite.id}] {entry.id}: using its finished {budget!r} training run (asked: {opts.budget!r})")
         for kind in kinds:
             job = f"{entry.id}:{kind}"
-            inputs = job_inputs(suite, entry, kind, budget=opts.budget, device=opts.device, data_dir=opts.data_dir)
+            inputs = job_inputs(suite, entry, kind, budget=budget, device=opts.device, data_dir=opts.data_dir)
             h = inputs_hash(inputs)
             path = record_path(opts.results_dir, suite.id, entry.id, kind)
             record = read_record(path)
@@ -194,14 +234,15 @@ def run_suite(suite: Suite, opts: RunOptions, report: Callable[[str], None] = pr
             ctx.provenance = {}  # kinds note checksums here; the job's inputs already name them
             t0 = time.perf_counter()
             try:
-                cells = _raw_cells(entry, get_kind(kind).function()(ctx, entry), opts.budget)
+                cells = _raw_cells(entry, get_kind(kind).function()(ctx, entry), budget)
+                _attach_training(entry, cells, ctx.provenance.get("training", {}))
             except ModuleNotFoundError as exc:
                 cells = _failed_cells(suite, entry, kind, "not-run", f"kind {kind!r} is not available: {exc}",
-                                      opts.budget)
+                                      budget)
             except Exception as exc:  # noqa: BLE001 — one entry's failure must not sink the suite
                 msg = f"{type(exc).__name__}: {exc}"
                 report(f"  error: {msg}\n{traceback.format_exc(limit=3)}")
-                cells = _failed_cells(suite, entry, kind, "error", msg, opts.budget)
+                cells = _failed_cells(suite, entry, kind, "error", msg, budget)
             write_job(opts.results_dir, suite, entry, kind, run, inputs, cells, time.perf_counter() - t0)
             ran.append(job)
             errors += [f"{job}: {c['reason'][:200]}" for c in cells if c.get("status") == "error"]

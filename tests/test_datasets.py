@@ -11,6 +11,7 @@ import pytest
 from PIL import Image
 
 from harness import datasets as ds
+from harness import util
 from harness.datasets import CorruptDataError, MissingDataError
 from harness.images import UnsupportedImageError, is_grey, read_image, write_png
 
@@ -22,8 +23,8 @@ BENCH = {"Set5": 5, "Set14": 14, "B100": 100, "Urban100": 100}
 
 def test_registry_lists_every_dataset_with_source_and_licence():
     names = set(ds.list_datasets())
-    assert names == {"Set5", "Set14", "B100", "Urban100", "Manga109", "DIV2K", "Flickr2K", "T91", "Potsdam",
-                     "BelT", "RealWorld38"}
+    assert names == {"Set5", "Set14", "B100", "Urban100", "Manga109", "DIV2K", "Flickr2K", "DF2K", "291", "T91",
+                     "Potsdam", "BelT", "RealWorld38"}
     for name in names:
         d = ds.get_dataset(name)
         assert d.title and d.licence
@@ -70,9 +71,9 @@ def test_shared_sets_are_present_and_verified(data_dir, name):
 @pytest.mark.realdata
 def test_fingerprint_is_stable_and_hashes_once(data_dir):
     first = ds.fingerprint("Set5", data_dir)
-    hits = ds._sha256_memo.cache_info().hits
+    hits = util._sha256_memo.cache_info().hits
     assert ds.fingerprint("Set5", data_dir) == first and len(first) == 64
-    assert ds._sha256_memo.cache_info().hits > hits  # memoised by (path, size, mtime)
+    assert util._sha256_memo.cache_info().hits > hits  # memoised by (path, size, mtime)
     assert ds.fingerprint("Set14", data_dir) != first
 
 

@@ -202,7 +202,8 @@ def train_entry(ctx: MeasureContext, entry: Entry, scale: int, *, runs_dir: Path
         info["reason"] += f"; stopped after {rec['iterations']:,} of {cfg.iterations:,} iterations (unfinished run)"
     ctx.provenance.setdefault("data", {})[f"{cfg.dataset} (training)"] = cfg.data_fingerprint
     ctx.provenance.setdefault("training", {})[f"{entry.id}_x{scale}"] = {
-        k: info[k] for k in ("run_key", "budget", "iterations", "record")}
+        k: info[k] for k in ("run_key", "budget", "iterations", "target_iterations", "wall_s", "final_loss", "record")
+    } | ({"paper_needs": info["paper_needs"]} if "paper_needs" in info else {})
     return model, info
 
 
