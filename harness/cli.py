@@ -152,10 +152,10 @@ def _dispatch_reproduce(args, suites, opts, report) -> list:
     Each job writes its own run records (parallel-safe); this process then collects every suite.  Entries
     are split into ``--jobs`` groups per suite (local: that many processes at once).
     """
-    from harness.collect import collect_and_write
-    from harness.dispatch import run_jobs
     from submitit.helpers import CommandFunction
 
+    from harness.collect import collect_and_write
+    from harness.dispatch import run_jobs
     from harness.runner import SuiteOutcome, kinds_for
 
     jobs, names = [], []

@@ -335,10 +335,17 @@ def estimate_eval_gmacs(ctx: MeasureContext, entry: Entry, obtained, scale: int,
     return gmacs_720p / (1280 * 720) * pixels * len(_degradation_runs(entry, scale))
 
 
+SMOKE_TEST_SET = "Set5"  # the one test set a smoke-trained model is scored on
+
+
 def _over_budget(ctx: MeasureContext, entry: Entry, obtained, name: str, scale: int, files) -> str:
     """A reason when this evaluation exceeds the run budget's CPU cap, else ''."""
     from harness.budgets import get_budget
 
+    if entry.obtain == "train" and ctx.budget == "smoke" and name != SMOKE_TEST_SET:
+        return (f"not run under the 'smoke' budget: a smoke-trained model (a few iterations: it proves the path, "
+                f"its values mean nothing) is evaluated on {SMOKE_TEST_SET} only. Run `python -m harness reproduce "
+                f"{ctx.suite.id} --entries {entry.id} --budget short` for the equal-budget comparison on every set")
     cap = get_budget(ctx.budget).eval_gmacs_cap
     if cap is None or ctx.device != "cpu" or isinstance(obtained.model, str):
         return ""

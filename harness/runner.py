@@ -125,7 +125,7 @@ def effective_budget(suite: Suite, entry: Entry, requested: str, data_dir: Path 
             return requested
         try:
             keys = [training_key(suite, entry, s, budget, data_dir) for s in entry_scales(entry)]
-        except Exception:  # noqa: BLE001 — recipe/budget cannot be combined, or no training data here
+        except Exception:  # noqa: BLE001, S112 — recipe/budget cannot be combined, or no training data here
             continue
         if keys and all(find_finished(k) is not None for k in keys):
             return budget

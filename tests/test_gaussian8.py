@@ -12,7 +12,14 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from harness.degradations import blur, degrade, gaussian8_lr, gaussian8_sigmas, gaussian_kernel, mod_crop
+from harness.degradations import (
+    blur,
+    degrade,
+    gaussian8_lr,
+    gaussian8_sigmas,
+    gaussian_kernel,
+    mod_crop,
+)
 from harness.evaluate import measure_metrics
 from harness.images import read_image
 from harness.imresize import imresize

@@ -245,7 +245,7 @@ def test_submitit_local_executor_runs_two_entries_in_parallel_and_both_land(tmp_
     env = {**os.environ, "SRBENCH_DATA_DIR": str(data_dir)}
     proc = subprocess.run([sys.executable, "-m", "harness", "reproduce", str(suite_path), "--executor", "local",
                            "--jobs", "2", "--results-dir", str(results)], cwd=REPO, env=env,
-                          capture_output=True, text=True, timeout=600)
+                          capture_output=True, text=True, timeout=600, check=False)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     assert "dispatching 2 job(s) with submitit (local)" in proc.stdout
     doc = json.loads(results_path(results, "rec_suite").read_text())
