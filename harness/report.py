@@ -536,8 +536,34 @@ def render_charts(suite_id: str, table: str, cells: list[dict], out_dir: Path) -
     return [c for x in X_AXES for c in plot_cells(suite_id, table, cells, out_dir, x=x)]
 
 
+def _inputs_digest(suite: Suite, doc: dict | None, charts: bool) -> str:
+    """What a suite page is made of: its suite file, its results, the templates and this code."""
+    import hashlib
+    import json
+
+    h = hashlib.sha256()
+    for part in (suite.path.read_bytes() if suite.path else b"", json.dumps(doc, sort_keys=True).encode(),
+                 str(charts).encode(), Path(__file__).read_bytes(),
+                 *(p.read_bytes() for p in sorted(TEMPLATES_DIR.glob("*")) if p.is_file())):
+        h.update(hashlib.sha256(part).digest())
+    return h.hexdigest()[:16]
+
+
+def _up_to_date(page: Path, digest: str) -> bool:
+    if not page.is_file():
+        return False
+    with open(page, encoding="utf-8") as fh:
+        head = fh.read(2048)
+    return f'<meta name="srbench-inputs" content="{digest}">' in head
+
+
 def render_suite_page(env: jinja2.Environment, suite: Suite, doc: dict | None, out_dir: Path,
                       charts: bool = True) -> list[Path]:
+    """Render one suite page and its charts; skipped (files untouched) when nothing it is made of changed."""
+    digest = _inputs_digest(suite, doc, charts)
+    page = Path(out_dir) / f"{suite.id}.html"
+    if _up_to_date(page, digest):
+        return []
     cells = doc.get("cells", []) if doc is not None else paper_cells(suite)
     prov = (doc or {}).get("provenance") or {}
     table = build_table(suite, cells, device_default=str(prov.get("device", "")))
@@ -547,7 +573,8 @@ def render_suite_page(env: jinja2.Environment, suite: Suite, doc: dict | None, o
         suite=suite, summary=summary, table=table, charts=drawn, provenance=provenance_view(suite, doc),
         measurable=MEASURABLE, claim_css=CLAIM_CSS,
     )
-    page = _write(Path(out_dir) / f"{suite.id}.html", html)
+    html = html.replace("<head>", f'<head>\n<meta name="srbench-inputs" content="{digest}">', 1)
+    page = _write(page, html)
     return [page, *(p for c in drawn for p in (c.svg, c.png))]
 
 

@@ -236,3 +236,18 @@ def test_broken_results_file_is_shown_not_raised(tmp_path: Path):
     (results / f"{SUITE_ID}.json").write_text("{not json")
     render_reports(None, results, tmp_path / "out", suites_dir=SUITES, charts=False)
     assert "not valid JSON" in (tmp_path / "out" / "index.html").read_text()
+
+
+def test_unchanged_pages_are_not_rendered_again(tmp_path):
+    first = render_reports([SUITE_ID], RESULTS, tmp_path, suites_dir=SUITES)
+    page = tmp_path / f"{SUITE_ID}.html"
+    assert page in first
+    stamp = page.stat().st_mtime_ns
+    again = render_reports([SUITE_ID], RESULTS, tmp_path, suites_dir=SUITES)
+    assert page not in again and page.stat().st_mtime_ns == stamp  # skipped: nothing it is made of changed
+    changed = tmp_path / "results"
+    changed.mkdir()
+    doc = fixture_doc()
+    doc["cells"][0]["measured"] = 1.0
+    (changed / f"{SUITE_ID}.json").write_text(json.dumps(doc))
+    assert page in render_reports([SUITE_ID], changed, tmp_path, suites_dir=SUITES)
