@@ -292,3 +292,15 @@ def test_on_the_fly_blur_degradation_and_deterministic_samples():
     one = list(IterationBatches(4, 3, 5))
     two = [list(IterationBatches(4, 3, 5, rank=r, world=2)) for r in (0, 1)]
     assert [sorted(a + b) for a, b in zip(*two)] == one == [[12, 13, 14, 15], [16, 17, 18, 19]]
+
+
+@pytest.mark.realdata
+def test_a_model_with_extra_state_trains_and_reloads(t91, tmp_path, cache):
+    """Frozen BN keeps its switch as module extra state (a dict in the state dict): training, EMA-free eval
+    and reloading must carry it, not treat it as a tensor (RepSR Table 1's BN rows)."""
+    entry = Entry(id="bn", row="BN", model="edsr_bn", obtain="train", scale=2, train=Train(recipe="_fast"),
+                  kwargs={"num_blocks": 1, "channels": 8})
+    model, info = api.train_entry(_ctx(entry, t91), entry, 2, runs_dir=tmp_path, cache_dir=cache)
+    assert info["finished"] and any(not torch.is_tensor(v) for v in model.state_dict().values())
+    again, info2 = api.train_entry(_ctx(entry, t91), entry, 2, runs_dir=tmp_path, cache_dir=cache)
+    assert info2["cached"]

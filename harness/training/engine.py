@@ -16,6 +16,8 @@ naming the iteration, the loss and the last good checkpoint (which is kept).
 
 from __future__ import annotations
 
+import copy
+
 import fcntl
 import json
 import platform
@@ -92,6 +94,17 @@ class _Lock:
         self.f.close()
 
 
+def _to_cpu(v):
+    """A state-dict value on the CPU: float tensors as fp32 copies, other tensors copied, extra state as is."""
+    if not torch.is_tensor(v):
+        return copy.deepcopy(v)
+    return v.detach().to("cpu", copy=True).float() if v.is_floating_point() else v.detach().cpu().clone()
+
+
+def _to_device(v, device: str):
+    return v.to(device) if torch.is_tensor(v) else v
+
+
 class Trainer:
     """Trains one resolved ``TrainConfig`` in ``run_dir`` (resuming from its latest checkpoint)."""
 
@@ -117,7 +130,8 @@ class Trainer:
         self.progress = progress
         self.model = build_model(cfg.model, cfg.scale, cfg.model_kwargs, cfg.seed).to(self.device)
         self.opt = self._optimizer()
-        self.ema = ({k: v.detach().clone() for k, v in self.model.state_dict().items()}
+        self.ema = ({k: v.detach().clone() if torch.is_tensor(v) else copy.deepcopy(v)
+                     for k, v in self.model.state_dict().items()}
                     if cfg.ema else None)
         self.loss_fn = F.l1_loss if cfg.loss == "l1" else F.mse_loss
 
@@ -131,14 +145,15 @@ class Trainer:
 
     def _eval_state(self) -> dict[str, torch.Tensor]:
         state = self.ema if self.ema is not None else self.model.state_dict()
-        return {k: v.detach().to("cpu", copy=True).float() if v.is_floating_point() else v.detach().cpu().clone()
-                for k, v in state.items()}
+        return {k: _to_cpu(v) for k, v in state.items()}
 
     def _update_ema(self) -> None:
         d = self.cfg.ema
         with torch.no_grad():
             for k, v in self.model.state_dict().items():
-                if v.is_floating_point():
+                if not torch.is_tensor(v):  # a module's extra state (e.g. Frozen BN's switch): copied as is
+                    self.ema[k] = copy.deepcopy(v)
+                elif v.is_floating_point():
                     self.ema[k].mul_(d).add_(v, alpha=1 - d)
                 else:
                     self.ema[k].copy_(v)
@@ -226,7 +241,7 @@ class Trainer:
             self.model.load_state_dict(state["model"])
             self.opt.load_state_dict(state["optimizer"])
             if self.ema is not None and state.get("ema") is not None:
-                self.ema = {k: v.to(self.device) for k, v in state["ema"].items()}
+                self.ema = {k: _to_device(v, self.device) for k, v in state["ema"].items()}
             torch.set_rng_state(state["torch_rng"])
             start, wall0, last_loss = state["iteration"], state["wall_s"], state["loss"]
             self._trim_log(start)
@@ -290,7 +305,7 @@ class Trainer:
                   "finished": finished, "wall_s": round(wall, 3), "final_loss": last_loss}
         if finished:
             record = self._finish(record)
-        self.model.load_state_dict({k: v.to(self.device) for k, v in self._eval_state().items()})
+        self.model.load_state_dict({k: _to_device(v, self.device) for k, v in self._eval_state().items()})
         return self.model.eval(), record
 
     def _diverged(self, it: int, loss: float, lr: float, last_ckpt: Path | None, what: str = "the training loss"):
