@@ -67,6 +67,9 @@ class Train(_Strict):
     recipe: str = "default"
     dataset: str = "T91"
     notes: str = ""
+    # Training seed (weights init, patch sampling): a repeat of a row with another seed is another entry with
+    # the same model and recipe and a different seed; claims use such repeats as their noise band.
+    seed: int = 0
 
 
 class Count(_Strict):

@@ -304,3 +304,13 @@ def test_a_model_with_extra_state_trains_and_reloads(t91, tmp_path, cache):
     assert info["finished"] and any(not torch.is_tensor(v) for v in model.state_dict().values())
     again, info2 = api.train_entry(_ctx(entry, t91), entry, 2, runs_dir=tmp_path, cache_dir=cache)
     assert info2["cached"]
+
+
+@pytest.mark.realdata
+def test_a_declared_seed_is_another_run(t91):
+    """A seed repeat (Train.seed) is its own training run: the claims' noise band comes from such repeats."""
+    a = _entry("y")
+    b = Entry(**{**a.model_dump(), "id": "tiny_y_seed1", "train": Train(recipe="_fast", seed=1)})
+    suite = _ctx(a, t91).suite
+    assert api.training_key(suite, a, 2, "smoke", t91) != api.training_key(suite, b, 2, "smoke", t91)
+    assert api.resolve_entry(b, 2, "smoke")[2].seed == 1

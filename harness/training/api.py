@@ -54,11 +54,13 @@ def recipe_name(entry: Entry) -> str:
     return MODEL_RECIPES.get(entry.model or "", "default")
 
 
-def resolve_entry(entry: Entry, scale: int, budget_name: str, seed: int = 0) -> tuple[Recipe, Budget, TrainConfig]:
+def resolve_entry(entry: Entry, scale: int, budget_name: str, seed: int | None = None) -> tuple[Recipe, Budget, TrainConfig]:
     """(recipe, budget, config without the data fingerprint); ``BudgetError`` when they cannot be combined."""
     from harness.models import get_spec
 
     recipe, budget = get_recipe(recipe_name(entry)), get_budget(budget_name)
+    if seed is None:  # the entry's declared seed (Train.seed), 0 by default
+        seed = entry.train.seed if entry.train is not None else 0
     declared = entry.train.dataset if entry.train is not None and "dataset" in entry.train.model_fields_set else None
     cfg = resolve(recipe, budget, model=entry.model, model_kwargs=entry.kwargs, scale=scale,
                   input_kind=get_spec(entry.model).input, dataset=declared, seed=seed)
@@ -69,7 +71,7 @@ def _files(cfg: TrainConfig, data_dir: Path | None) -> list[Path]:
     return training_files(cfg.dataset, Path(data_dir or datasets.resolve_data_dir(None)))
 
 
-def training_key(suite, entry: Entry, scale: int, budget: str, data_dir: Path | None, seed: int = 0) -> str:
+def training_key(suite, entry: Entry, scale: int, budget: str, data_dir: Path | None, seed: int | None = None) -> str:
     """The run key ``reproduce`` would use for (entry, scale, budget), computed without training.
 
     Cost: hashing the training set's files (memoised per file).  Raises ``BudgetError`` (recipe/budget
