@@ -226,7 +226,8 @@ def write_job(results_dir: Path, suite: Suite, entry: Entry, kind: str, run: Run
             prior = merged.get(cell_key(c))
             if prior is not None and _keep_old(prior, c, trained):
                 prior = {**prior, "last_attempt": {"run": run.id, "status": c.get("status") or "measured",
-                                                   "budget": c.get("budget"), "reason": c.get("reason", "")[:300]}}
+                                                   "budget": c.get("budget"), "inputs": h,
+                                                   "reason": c.get("reason", "")[:300]}}
                 merged[cell_key(c)] = prior
             else:
                 merged[cell_key(c)] = c

@@ -167,19 +167,25 @@ def _up_to_date(record: dict | None, h: str, suite: Suite, entry: Entry, kind: s
     if record is None or opts.force:
         return False
     cells = {(c.get("dataset"), c.get("scale"), c["metric"]): c for c in record.get("cells", [])}
-    if not any(c["inputs"] == h for c in cells.values()):
+
+    def attempted(c: dict) -> bool:
+        """A kept (stale) value that this very job already tried to re-measure, and could not under this budget."""
+        la = c.get("last_attempt") or {}
+        return la.get("inputs") == h and BUDGET_RANK.get(la.get("budget"), 0) >= BUDGET_RANK[opts.budget]
+
+    if not any(c["inputs"] == h or attempted(c) for c in cells.values()):
         return False
     for pc in entry.paper:
         if kind_of(pc.metric, suite) != kind or (pc.dataset and not _wants(opts, pc.dataset)):
             continue
         c = cells.get((pc.dataset, pc.scale, pc.metric))
-        if c is None or c["inputs"] != h or c.get("status") == "error":
+        if c is None or (c["inputs"] != h and not attempted(c)) or c.get("status") == "error":
             return False
         skipped_for_budget = (c.get("extra") or {}).get("budget_skip")
         if skipped_for_budget and BUDGET_RANK[opts.budget] > BUDGET_RANK.get(c.get("budget"), 0):
             return False  # a larger budget may now measure what the cap skipped
     # a stale cell of this job (made from other inputs) is re-measured
-    return not any(c["inputs"] != h and is_measured(c) for c in cells.values()
+    return not any(c["inputs"] != h and is_measured(c) and not attempted(c) for c in cells.values()
                    if not c.get("dataset") or _wants(opts, c["dataset"]))
 
 

@@ -51,3 +51,30 @@ def test_budget_skip_keeps_the_earlier_measurement(suite, tmp_path, data_dir, we
                        force=True)
     again = next(c for c in run_suite(suite, smoke, report=lambda m: None).doc["cells"] if c["metric"] == "psnr_y")
     assert again["measured"] == first["measured"] and again["status"] == first["status"]
+
+
+def test_a_stale_value_the_budget_cannot_remeasure_is_tried_once_not_every_run(tmp_path, data_dir, weights_dir,
+                                                                              monkeypatch):
+    paper = RunOptions(results_dir=tmp_path / "r", data_dir=data_dir, weights_dir=weights_dir, progress=False,
+                       budget="paper")
+    run_suite(load_suite(_write(tmp_path / "a", "")), paper, report=lambda m: None)
+    # a knob changes: the cell is stale; the smoke cap cannot re-measure it
+    changed = load_suite(_write(tmp_path / "b", 'profile = { y_rounding = "round" }'))
+    monkeypatch.setattr(evaluate, "estimate_eval_gmacs", lambda *a, **k: 1e6)
+    smoke = RunOptions(results_dir=tmp_path / "r", data_dir=data_dir, weights_dir=weights_dir, progress=False,
+                       budget="smoke")
+    first = run_suite(changed, smoke, report=lambda m: None)
+    cell = next(c for c in first.doc["cells"] if c["metric"] == "psnr_y")
+    assert first.ran and cell["status"] == "stale" and cell["measured"] is not None
+    assert cell["last_attempt"]["status"] == "not-run"
+    again = run_suite(changed, smoke, report=lambda m: None)
+    assert not again.ran  # attempted under this budget with these inputs: not re-tried on every run
+    bigger = RunOptions(**{**smoke.__dict__, "budget": "short"})
+    assert run_suite(changed, bigger, report=lambda m: None).ran  # a larger budget may do it: tried again
+
+
+def _write(folder: Path, profile: str) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    p = folder / "cap_suite.toml"
+    p.write_text(SUITE.format().replace('scale = 4\n', f'scale = 4\n{profile}\n', 1))
+    return p
