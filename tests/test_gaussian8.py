@@ -7,6 +7,8 @@ padding (``BatchBlur``), MATLAB-bicubic downsampling of the float blurred image 
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 import torch
@@ -92,7 +94,7 @@ def test_gaussian8_on_a_real_set5_image(data_dir):
         # the earlier name (MATLAB-bicubic reading) is the same image
         np.testing.assert_array_equal(lr, degrade(hr, 4, "gaussian_blur", sigma=sigma))
     assert roughness[0] < np.abs(np.diff(bic.astype(float), axis=1)).mean()
-    assert all(a > b for a, b in zip(roughness, roughness[1:]))  # wider kernel, smoother LR
+    assert all(a > b for a, b in itertools.pairwise(roughness))  # wider kernel, smoother LR
 
 
 @pytest.mark.realdata

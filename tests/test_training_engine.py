@@ -302,7 +302,7 @@ def test_a_model_with_extra_state_trains_and_reloads(t91, tmp_path, cache):
                   kwargs={"num_blocks": 1, "channels": 8})
     model, info = api.train_entry(_ctx(entry, t91), entry, 2, runs_dir=tmp_path, cache_dir=cache)
     assert info["finished"] and any(not torch.is_tensor(v) for v in model.state_dict().values())
-    again, info2 = api.train_entry(_ctx(entry, t91), entry, 2, runs_dir=tmp_path, cache_dir=cache)
+    _, info2 = api.train_entry(_ctx(entry, t91), entry, 2, runs_dir=tmp_path, cache_dir=cache)
     assert info2["cached"]
 
 

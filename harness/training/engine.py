@@ -17,7 +17,6 @@ naming the iteration, the loss and the last good checkpoint (which is kept).
 from __future__ import annotations
 
 import copy
-
 import fcntl
 import json
 import platform
