@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import time
 import traceback
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness import catalog
 from harness.collect import collect_and_write
 from harness.kinds import get_kind, kind_names
-from harness.measure import MeasureContext, Measurement
+from harness.measure import MeasureContext
 from harness.records import (
     BUDGET_RANK,
     Run,
@@ -94,18 +94,39 @@ def check_options(suites: list[Suite], opts: RunOptions) -> None:
         if unknown:
             where = ", ".join(s.id for s in suites)
             raise RunRefused(f"--entries: no entry {sorted(unknown)} in {where}; see `python -m harness list -v`")
-    if opts.budget != "paper" or opts.device.startswith("cuda") or "metrics" not in opts.only:
+    if opts.budget != "paper" or "metrics" not in opts.only:
         return
     for s in suites:
         for e in s.entries:
             if e.obtain != "train" or (opts.entries is not None and e.id not in opts.entries):
                 continue
-            if effective_budget(s, e, "paper", opts.data_dir) != "paper":  # no finished paper run to reuse
+            done, why = finished_runs(s, e, "paper", opts.data_dir)
+            if done:
+                continue  # the paper run exists: it is used, nothing is trained
+            if why:  # the recipe cannot make a paper run at all (the paper leaves its schedule unstated)
+                raise RunRefused(f"--budget paper: {s.id}/{e.id}: {why}; use --budget short (equal-budget "
+                                 "comparison, not the paper's values) or leave this entry out with --entries")
+            if not opts.device.startswith("cuda"):
                 raise RunRefused(
                     f"--budget paper: {s.id}/{e.id} would have to be trained with the paper's schedule, which needs "
                     f"a GPU (this run is on {opts.device}); run `python -m harness train {s.id} --entries {e.id} "
                     "--budget paper --device cuda` on a GPU machine (or --executor slurm), or use --budget short, or "
                     "leave this entry out with --entries")
+
+
+def finished_runs(suite: Suite, entry: Entry, budget: str, data_dir: Path | None) -> tuple[bool, str]:
+    """(every scale of this trained entry has a finished run under ``budget``, why the budget cannot apply)."""
+    try:
+        from harness.records import entry_scales
+        from harness.training import training_key
+        from harness.training.runs import find_finished
+    except ImportError as exc:
+        return False, f"the training engine is not available ({exc})"
+    try:
+        keys = [training_key(suite, entry, s, budget, data_dir) for s in entry_scales(entry)]
+    except Exception as exc:  # noqa: BLE001 — recipe/budget cannot be combined, or no training data here
+        return False, str(exc)
+    return bool(keys) and all(find_finished(k) is not None for k in keys), ""
 
 
 def effective_budget(suite: Suite, entry: Entry, requested: str, data_dir: Path | None) -> str:
@@ -114,38 +135,10 @@ def effective_budget(suite: Suite, entry: Entry, requested: str, data_dir: Path 
     ``requested`` itself (trained now).  A cached better run is never thrown away for a smaller budget."""
     if entry.obtain != "train" or not entry.model:
         return requested
-    try:
-        from harness.records import entry_scales
-        from harness.training import training_key
-        from harness.training.runs import find_finished
-    except ImportError:
-        return requested
-    for budget in ("paper", "short", "smoke"):
-        if BUDGET_RANK[budget] <= BUDGET_RANK[requested]:
-            return requested
-        try:
-            keys = [training_key(suite, entry, s, budget, data_dir) for s in entry_scales(entry)]
-        except Exception:  # noqa: BLE001, S112 — recipe/budget cannot be combined, or no training data here
-            continue
-        if keys and all(find_finished(k) is not None for k in keys):
+    for budget in ("paper", "short"):
+        if BUDGET_RANK[budget] > BUDGET_RANK[requested] and finished_runs(suite, entry, budget, data_dir)[0]:
             return budget
     return requested
-
-
-def _raw_cells(entry: Entry, measurements: Iterable[Measurement], budget: str) -> list[dict]:
-    cells = []
-    for m in measurements:
-        cell = {"metric": m.metric, "dataset": m.dataset,
-                "scale": m.scale if m.scale is not None else entry.scale,
-                "measured": m.value, "status": m.status, "reason": m.reason, "budget": budget}
-        if m.extra:
-            cell["extra"] = m.extra
-        if m.evidence:
-            cell["evidence"] = m.evidence
-        if m.status is None and m.value is None:
-            cell["status"] = "error"
-        cells.append(cell)
-    return cells
 
 
 def _attach_training(entry: Entry, cells: list[dict], runs: dict) -> None:

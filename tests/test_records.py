@@ -149,6 +149,10 @@ def test_a_refused_run_writes_nothing_and_names_the_fix(tmp_path, capsys):
     assert main(["reproduce", "uae_table2", "--device", "cuda", "--results-dir", str(results), "--force"]) == 2
     assert "no CUDA device" in capsys.readouterr().err
     assert main(["reproduce", "uae_table2", "--entries", "nope", "--results-dir", str(results)]) == 2
+    capsys.readouterr()
+    # a paper budget that would have to train on this CPU (or whose recipe has no paper schedule): refused
+    assert main(["reproduce", "crb_table4", "--budget", "paper", "--results-dir", str(results)]) == 2
+    assert "--budget paper" in capsys.readouterr().err
     assert {p: p.read_bytes() for p in results.rglob("*.json")} == before
 
 
