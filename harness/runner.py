@@ -141,6 +141,25 @@ def effective_budget(suite: Suite, entry: Entry, requested: str, data_dir: Path 
     return requested
 
 
+
+
+
+def _raw_cells(entry: Entry, measurements: Iterable[Measurement], budget: str) -> list[dict]:
+    cells = []
+    for m in measurements:
+        cell = {"metric": m.metric, "dataset": m.dataset,
+                "scale": m.scale if m.scale is not None else entry.scale,
+                "measured": m.value, "status": m.status, "reason": m.reason, "budget": budget}
+        if m.extra:
+            cell["extra"] = m.extra
+        if m.evidence:
+            cell["evidence"] = m.evidence
+        if m.status is None and m.value is None:
+            cell["status"] = "error"
+        cells.append(cell)
+    return cells
+
+
 def _attach_training(entry: Entry, cells: list[dict], runs: dict) -> None:
     """A trained cell names the training run that made its model (key, iterations, wall time, final loss)."""
     for c in cells:
