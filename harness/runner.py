@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness import catalog
 from harness.collect import collect_and_write
 from harness.kinds import get_kind, kind_names
-from harness.measure import MeasureContext
+from harness.measure import MeasureContext, Measurement
 from harness.records import (
     BUDGET_RANK,
     Run,
