@@ -235,7 +235,7 @@ def write_job(results_dir: Path, suite: Suite, entry: Entry, kind: str, run: Run
         jobs = {**old.get("jobs", {}), h: inputs}
         wall = {**old.get("wall_s", {}), run.id: round(wall_s, 3)}
         used_runs = {c["run"] for c in merged.values()} | {c.get("last_attempt", {}).get("run") for c in merged.values()}
-        used_inputs = {c["inputs"] for c in merged.values()}
+        used_inputs = {c["inputs"] for c in merged.values()} | {h}  # this job's inputs, even with no cells
         record = {
             "record_version": RECORD_VERSION,
             "suite": suite.id, "entry": entry.id, "kind": kind,
