@@ -32,13 +32,10 @@ from harness.models.blocks import make_block
 from harness.models.common import DIV2K_RGB_MEAN, MeanShift
 from harness.models.registry import register_model
 from harness.models.transformer_blocks import (
-    Mlp,
-    crop_hw,
+    SwinLayer,
     merge_heads,
-    pad_hw,
     split_heads,
     window_partition,
-    window_reverse,
 )
 
 SRFORMER_PAPER = "Zhou et al., SRFormer (ICCV 2023)"
@@ -121,29 +118,19 @@ class PSA(nn.Module):
         return self.proj(merge_heads(torch.softmax(attn, dim=-1) @ v))
 
 
-class PAB(nn.Module):
-    """Permuted self-attention block: x + PSA(LN(x)) (shifted windows every second block); x + MLP(LN(x))."""
+class PAB(SwinLayer):
+    """Permuted self-attention block: x + PSA(LN(x)) (shifted windows every second block); x + MLP(LN(x)).
+
+    The layer is SwinIR's (``SwinLayer``: pad, optional cyclic shift, window attention, MLP) with the
+    permuted self-attention and its own shift mask in place of W-MSA.
+    """
 
     def __init__(self, channels: int, heads: int, window: int, mlp_ratio: float, shift: bool):
-        super().__init__()
-        self.window, self.shift = window, (window // 2 if shift else 0)
-        self.pad_multiple = window
-        self.norm1 = nn.LayerNorm(channels)
+        super().__init__(channels, heads, window, mlp_ratio, shift)
         self.attn = PSA(channels, window, heads)
-        self.norm2 = nn.LayerNorm(channels)
-        self.mlp = Mlp(channels, int(channels * mlp_ratio))
 
-    def forward(self, t: torch.Tensor) -> torch.Tensor:
-        shortcut = t
-        p = pad_hw(self.norm1(t), self.window)
-        if self.shift:
-            p = torch.roll(p, shifts=(-self.shift, -self.shift), dims=(1, 2))
-            win = self.attn(window_partition(p, self.window), permuted_shift_mask(p, self.window, self.shift))
-            p = torch.roll(window_reverse(win, self.window, p), shifts=(self.shift, self.shift), dims=(1, 2))
-        else:
-            p = window_reverse(self.attn(window_partition(p, self.window)), self.window, p)
-        t = shortcut + crop_hw(p, shortcut)
-        return t + self.mlp(self.norm2(t))
+    def mask(self, p: torch.Tensor) -> torch.Tensor:
+        return permuted_shift_mask(p, self.window, self.shift)
 
 
 class TokenGroup(nn.Module):

@@ -234,12 +234,16 @@ class SwinLayer(nn.Module):
         self.norm2 = nn.LayerNorm(channels)
         self.mlp = Mlp(channels, int(channels * mlp_ratio))
 
+    def mask(self, p: torch.Tensor) -> torch.Tensor:
+        """The attention mask of the shifted windows (a subclass with other windows overrides it)."""
+        return shift_mask(p, self.window, self.shift)
+
     def forward(self, t: torch.Tensor) -> torch.Tensor:  # N×H×W×C
         shortcut = t
         p = pad_hw(self.norm1(t), self.window)
         if self.shift:
             p = torch.roll(p, shifts=(-self.shift, -self.shift), dims=(1, 2))
-            win = self.attn(window_partition(p, self.window), shift_mask(p, self.window, self.shift))
+            win = self.attn(window_partition(p, self.window), self.mask(p))
             p = torch.roll(window_reverse(win, self.window, p), shifts=(self.shift, self.shift), dims=(1, 2))
         else:
             p = window_reverse(self.attn(window_partition(p, self.window)), self.window, p)
