@@ -557,6 +557,27 @@ def _up_to_date(page: Path, digest: str) -> bool:
     return f'<meta name="srbench-inputs" content="{digest}">' in head
 
 
+def training_runs(cells: list[dict], out_dir: Path) -> list[dict]:
+    """The training runs behind a suite's trained cells, with their curve where the run is committed."""
+    import os
+
+    from harness.training.runs import COMMITTED_DIR
+
+    runs: dict[str, dict] = {}
+    for c in cells:
+        t = c.get("training")
+        if not t:
+            continue
+        run = runs.setdefault(t["run_key"], {**t, "entries": set()})
+        run["entries"].add(c["entry"])
+    for key, run in runs.items():
+        run["entries"] = ", ".join(sorted(run["entries"]))
+        folder = Path(COMMITTED_DIR) / key
+        run["curve"] = os.path.relpath(folder / "curve.png", out_dir) if (folder / "curve.png").is_file() else None
+        run["log"] = os.path.relpath(folder / "log.jsonl", out_dir) if (folder / "log.jsonl").is_file() else None
+    return sorted(runs.values(), key=lambda r: (r["budget"], r["entries"]))
+
+
 def render_suite_page(env: jinja2.Environment, suite: Suite, doc: dict | None, out_dir: Path,
                       charts: bool = True) -> list[Path]:
     """Render one suite page and its charts; skipped (files untouched) when nothing it is made of changed."""
@@ -571,7 +592,7 @@ def render_suite_page(env: jinja2.Environment, suite: Suite, doc: dict | None, o
     summary = summarize(suite.id, suite, doc)
     html = env.get_template("suite.html").render(
         suite=suite, summary=summary, table=table, charts=drawn, provenance=provenance_view(suite, doc),
-        measurable=MEASURABLE, claim_css=CLAIM_CSS,
+        measurable=MEASURABLE, claim_css=CLAIM_CSS, training_runs=training_runs(cells, Path(out_dir)),
     )
     html = html.replace("<head>", f'<head>\n<meta name="srbench-inputs" content="{digest}">', 1)
     page = _write(page, html)
