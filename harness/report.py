@@ -11,6 +11,7 @@ rendering goes into a page, so re-rendering unchanged results gives identical fi
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -357,8 +358,16 @@ def _cell_name(cell: dict, column: ColumnView) -> str:
     return f"{cell.get('row') or cell['entry']}{scale}{where} {column.label}"
 
 
+_ABS_PATH = re.compile(r"(?<![\w:/.])/(?:[\w.\-]+/)+")
+
+
+def no_machine_paths(text: str) -> str:
+    """Absolute paths of the machine that made a result, shortened to their last part ("…/DIV2K")."""
+    return _ABS_PATH.sub("…/", text)
+
+
 def _footnote_text(cell: dict) -> str:
-    parts = [str(cell.get("reason") or "").strip()]
+    parts = [no_machine_paths(str(cell.get("reason") or "").strip())]
     if str(cell.get("note") or "").strip():
         parts.append(f"Paper note: {cell['note'].strip()}")
     return " — ".join(p for p in parts if p)
@@ -377,7 +386,7 @@ def _tooltip(cell: dict, name: str, style: StatusStyle, device: str) -> str:
     if cell.get("tolerance") not in (None, ""):
         lines.append(f"tolerance: {cell['tolerance']}")
     if cell.get("reason"):
-        lines.append(f"reason: {cell['reason']}")
+        lines.append(f"reason: {no_machine_paths(cell['reason'])}")
     if cell.get("note"):
         lines.append(f"paper note: {cell['note']}")
     return "\n".join(lines)
@@ -458,6 +467,22 @@ class ProvenanceView:
     data: list[tuple[str, str]]
     weights: list[tuple[str, str]]
     other: list[tuple[str, str]]
+    runs: list[dict] = field(default_factory=list)  # every run that contributed a cell
+
+
+def _no_paths(argv: list[str]) -> str:
+    """The command line of a run with absolute paths shortened (no machine paths in pages)."""
+    return " ".join(("…/" + Path(a).name) if a.startswith("/") else a for a in argv)
+
+
+def run_rows(runs: dict) -> list[dict]:
+    rows = []
+    for rid, r in sorted(runs.items()):
+        commit = str(r.get("git_commit", ""))[:10] + (" (uncommitted changes)" if r.get("git_dirty") else "")
+        rows.append({"id": rid, "created": str(r.get("created", ""))[:16].replace("T", " "), "commit": commit,
+                     "budget": r.get("budget") or "", "device": f"{r.get('device', '')} {r.get('name', '')}".strip(),
+                     "command": _no_paths(r.get("argv") or []) if not r.get("legacy") else (r.get("note") or "legacy")})
+    return rows
 
 
 RUN_KEYS = ("created", "budget", "device", "harness_version", "git_commit", "python", "torch")
@@ -477,7 +502,7 @@ def provenance_view(suite: Suite, doc: dict | None) -> ProvenanceView:
     if profile.get("hash") and profile.get("hash") != declared["hash"]:
         mismatch = (f"the results were measured with profile hash {profile.get('hash')}, but the suite file now "
                     f"declares {declared['hash']}: re-run reproduce")
-    data, weights = prov.pop("data", {}), prov.pop("weights", {})
+    data, weights, runs = prov.pop("data", {}), prov.pop("weights", {}), prov.pop("runs", {}) or {}
     run = [(k, str(prov.pop(k))) for k in RUN_KEYS if k in prov]
     return ProvenanceView(
         profile=[(k, str(v)) for k, v in profile.items() if k != "hash"],
@@ -488,6 +513,7 @@ def provenance_view(suite: Suite, doc: dict | None) -> ProvenanceView:
         data=_pairs(data),
         weights=_pairs(weights),
         other=[(k, v if isinstance(v, str) else repr(v)) for k, v in sorted(prov.items())],
+        runs=run_rows(runs),
     )
 
 

@@ -266,3 +266,13 @@ def test_trained_cells_list_their_training_run_with_its_committed_curve(tmp_path
     assert set(rows) == {"7c00003d1f0c1dcd", "not_committed"}
     assert rows["7c00003d1f0c1dcd"]["curve"] == "../results/training/7c00003d1f0c1dcd/curve.png"
     assert rows["not_committed"]["curve"] is None and rows["not_committed"]["log"] is None
+
+
+def test_pages_show_no_machine_paths():
+    from harness.report import no_machine_paths
+
+    text = "put it under /work/shared/datasets/DIV2K (from https://data.vision.ee.ethz.ch/cvl/DIV2K/x.zip)"
+    assert no_machine_paths(text) == "put it under …/DIV2K (from https://data.vision.ee.ethz.ch/cvl/DIV2K/x.zip)"
+    for page in (Path(__file__).resolve().parent.parent / "reports").glob("*.html"):
+        html = page.read_text(encoding="utf-8")
+        assert "/work/" not in html and "/tmp/" not in html and "/home/" not in html, page.name
