@@ -346,3 +346,42 @@ def plot_suite(suite_id: str, results_dir: Path, out_dir: Path, x: str = "params
     charts = plot_cells(suite_id, table, cells, Path(out_dir), x=x, dataset=dataset, scale=scale)
     return [p for c in charts for p in (c.svg, c.png)]
 
+
+
+def plot_training_curve(run: Path, out: Path, extra_val: dict[int, float] | None = None) -> Path:
+    """A run's training curve from its ``log.jsonl`` (and ``record.json``): loss (log scale) and held-out
+    validation PSNR-Y, with bicubic on the same crops as a reference line.  ``out``: .svg or .png."""
+    import json
+
+    run, out = Path(run), Path(out)
+    rows = [json.loads(ln) for ln in (run / "log.jsonl").read_text().splitlines() if ln.strip()]
+    rec = json.loads((run / "record.json").read_text()) if (run / "record.json").exists() else {}
+    steps = [r for r in rows if not r.get("final")]
+    val = {r["iteration"]: r["val_psnr"] for r in rows if r.get("val_psnr") is not None}
+    for it, v in (extra_val or {}).items():
+        val.setdefault(it, v)
+    fig = Figure(figsize=(10, 3.6))
+    FigureCanvasAgg(fig)
+    a, b = fig.subplots(1, 2)
+    a.plot([r["iteration"] for r in steps], [r["loss"] for r in steps], lw=0.8)
+    a.set_yscale("log")
+    a.set_xlabel("iteration")
+    a.set_ylabel(f"training loss ({rec.get('config', {}).get('loss', '')})")
+    its = sorted(val)
+    b.plot(its, [val[i] for i in its], "o-", label="model, held-out crops")
+    if rec.get("val_bicubic_psnr"):
+        b.axhline(rec["val_bicubic_psnr"], color="grey", ls="--", label="bicubic, same crops")
+    b.set_xlabel("iteration")
+    b.set_ylabel("PSNR-Y (dB)")
+    b.legend(fontsize=7)
+    cfg = rec.get("config", {})
+    fig.suptitle(f"run {rec.get('key', run.name)}: {cfg.get('model', '')} ×{cfg.get('scale', '')}, "
+                 f"{cfg.get('budget', '')} budget ({cfg.get('iterations', '')} it, batch {cfg.get('batch', '')})",
+                 fontsize=9)
+    fig.tight_layout()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if out.suffix == ".svg":
+        fig.savefig(out, format="svg", metadata=_SVG_METADATA)
+    else:
+        fig.savefig(out, dpi=110, metadata=_PNG_METADATA)
+    return out

@@ -29,6 +29,7 @@ from harness.plots import (
     device_kind,
     finite,
     plot_cells,
+    plot_training_curve,
 )
 from harness.results import (
     RESULTS_DIR,
@@ -583,7 +584,7 @@ def _up_to_date(page: Path, digest: str) -> bool:
     return f'<meta name="srbench-inputs" content="{digest}">' in head
 
 
-def training_runs(cells: list[dict], out_dir: Path) -> list[dict]:
+def training_runs(cells: list[dict], out_dir: Path, draw: bool = True) -> list[dict]:
     """The training runs behind a suite's trained cells, with their curve where the run is committed."""
     import os
 
@@ -599,8 +600,11 @@ def training_runs(cells: list[dict], out_dir: Path) -> list[dict]:
     for key, run in runs.items():
         run["entries"] = ", ".join(sorted(run["entries"]))
         folder = Path(COMMITTED_DIR) / key
-        run["curve"] = os.path.relpath(folder / "curve.png", out_dir) if (folder / "curve.png").is_file() else None
-        run["log"] = os.path.relpath(folder / "log.jsonl", out_dir) if (folder / "log.jsonl").is_file() else None
+        committed = (folder / "log.jsonl").is_file()
+        run["log"] = os.path.relpath(folder / "log.jsonl", out_dir) if committed else None
+        run["curve"] = None
+        if committed and draw:  # drawn from the committed log (generated, like every chart)
+            run["curve"] = plot_training_curve(folder, Path(out_dir) / f"training_{key}.svg").name
     return sorted(runs.values(), key=lambda r: (r["budget"], r["entries"]))
 
 

@@ -115,18 +115,19 @@ def check_options(suites: list[Suite], opts: RunOptions) -> None:
 
 
 def finished_runs(suite: Suite, entry: Entry, budget: str, data_dir: Path | None) -> tuple[bool, str]:
-    """(every scale of this trained entry has a finished run under ``budget``, why the budget cannot apply)."""
+    """(every scale of this trained entry has a finished run under ``budget`` — its record, here or committed —,
+    why the budget cannot apply)."""
     try:
         from harness.records import entry_scales
         from harness.training import training_key
-        from harness.training.runs import find_finished
+        from harness.training.runs import find_record
     except ImportError as exc:
         return False, f"the training engine is not available ({exc})"
     try:
         keys = [training_key(suite, entry, s, budget, data_dir) for s in entry_scales(entry)]
     except Exception as exc:  # noqa: BLE001 — recipe/budget cannot be combined, or no training data here
         return False, str(exc)
-    return bool(keys) and all(find_finished(k) is not None for k in keys), ""
+    return bool(keys) and all(find_record(k) is not None for k in keys), ""
 
 
 def effective_budget(suite: Suite, entry: Entry, requested: str, data_dir: Path | None) -> str:

@@ -52,10 +52,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from harness.degradations import gaussian8_lr, gaussian8_sigmas, mod_crop  # noqa: E402
-from harness.images import read_image  # noqa: E402
-from harness.imresize import imresize  # noqa: E402
-from harness.metrics import psnr, rgb_to_y, shave, ssim  # noqa: E402
+from harness.degradations import gaussian8_lr, gaussian8_sigmas, mod_crop
+from harness.images import read_image
+from harness.imresize import imresize
+from harness.metrics import psnr, rgb_to_y, shave, ssim
 
 # The printed Bicubic rows of STEA Table II (= IKC Table 1), (PSNR, SSIM).
 PRINTED = {

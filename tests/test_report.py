@@ -253,18 +253,18 @@ def test_unchanged_pages_are_not_rendered_again(tmp_path):
     assert page in render_reports([SUITE_ID], changed, tmp_path, suites_dir=SUITES)
 
 
-def test_trained_cells_list_their_training_run_with_its_committed_curve(tmp_path):
+def test_trained_cells_list_their_training_run_with_a_curve_from_its_committed_log(tmp_path):
     from harness.report import training_runs
 
     run = {"run_key": "7c00003d1f0c1dcd", "budget": "short", "iterations": 15000, "target_iterations": 15000,
            "wall_s": 1435.3, "final_loss": 0.0023, "record": "results/training/7c00003d1f0c1dcd/record.json"}
     cells = [{"entry": "fsrcnn_x4_trained", "training": run}, {"entry": "fsrcnn_x4_trained", "training": run},
              {"entry": "x", "training": {**run, "run_key": "not_committed"}}, {"entry": "y"}]
-    from harness.util import REPO_ROOT
-
-    rows = {r["run_key"]: r for r in training_runs(cells, REPO_ROOT / "reports")}
+    rows = {r["run_key"]: r for r in training_runs(cells, tmp_path)}
     assert set(rows) == {"7c00003d1f0c1dcd", "not_committed"}
-    assert rows["7c00003d1f0c1dcd"]["curve"] == "../results/training/7c00003d1f0c1dcd/curve.png"
+    curve = tmp_path / rows["7c00003d1f0c1dcd"]["curve"]  # drawn from the committed log, not committed itself
+    assert curve.name == "training_7c00003d1f0c1dcd.svg" and "<svg" in curve.read_text()
+    assert rows["7c00003d1f0c1dcd"]["log"].endswith("results/training/7c00003d1f0c1dcd/log.jsonl")
     assert rows["not_committed"]["curve"] is None and rows["not_committed"]["log"] is None
 
 

@@ -16,7 +16,7 @@ from torch import nn
 
 from harness.measure import MeasureContext
 from harness.models import registry
-from harness.obtain import NotObtainableError, obtain_model
+from harness.obtain import NotObtainableError
 from harness.suite import Entry, PaperCell, Suite, Train
 from harness.training import api, checkpoint, recipes, runs
 from harness.training.data import (
@@ -173,16 +173,18 @@ def test_smoke_run_records_logs_and_is_reused(kind, t91, tmp_path, cache):
 
 
 @pytest.mark.realdata
-def test_committed_run_is_used_by_reproduce_without_training(t91, tmp_path, cache, monkeypatch):
+def test_committed_run_is_its_record_and_log_and_counts_as_finished(t91, tmp_path, cache, monkeypatch):
+    from harness.runner import effective_budget
+
     entry = _entry("y")
     _, info = api.train_entry(_ctx(entry, t91), entry, 2, runs_dir=tmp_path / "a", cache_dir=cache)
     out = runs.export(tmp_path / "a" / info["run_key"], tmp_path / "committed")
-    assert sorted(p.name for p in out.iterdir()) == sorted(runs.RUN_FILES)
+    assert sorted(p.name for p in out.iterdir()) == sorted(runs.COMMITTED_FILES)  # text only, no weights
     monkeypatch.setattr(runs, "COMMITTED_DIR", tmp_path / "committed")
-    monkeypatch.setattr(api, "Trainer", None)  # training now would crash: the committed run must be used
-    got = obtain_model(_ctx(entry, t91), entry, 2)  # the reproduce path (harness.obtain)
-    assert got.provenance["cached"] and got.provenance["run_key"] == info["run_key"]
-    assert "committed" in got.provenance["record"]
+    monkeypatch.setenv("SRBENCH_RUNS_DIR", str(tmp_path / "empty"))  # a fresh clone: no working runs
+    assert runs.find_record(info["run_key"]) == out and runs.find_finished(info["run_key"]) is None
+    # the smoke run is finished (committed): a smaller request never outranks it, a larger one is not faked
+    assert effective_budget(_ctx(entry, t91).suite, entry, "smoke", t91) == "smoke"
 
 
 @pytest.mark.realdata
@@ -252,20 +254,34 @@ COMMITTED_FSRCNN = Entry(id="fsrcnn_x4_trained", row="FSRCNN (trained here)", mo
 
 
 @pytest.mark.realdata
-def test_committed_fsrcnn_short_run_is_reused_and_beats_bicubic(t91, monkeypatch):
-    """The committed FSRCNN ×4 short run (results/training/<key>/) is what reproduce uses, without training."""
+def test_committed_fsrcnn_short_run_is_reused_and_beats_bicubic(t91, tmp_path, monkeypatch):
+    """The committed FSRCNN ×4 short run (results/training/<key>/) and the cells made from it: reproduce
+    re-uses them on a clone without training (and without the weights, which are not committed)."""
+    import shutil
+
+    from harness.runner import RunOptions, run_suite
+    from harness.suite import load_suite
+
     key = api.training_key(None, COMMITTED_FSRCNN, 4, "short", t91)
     folder = runs.COMMITTED_DIR / key
     require(folder.is_dir(), f"committed run {folder} missing (python -m harness train carn_table1 --entries "
-                             "fsrcnn_x4 --budget short --test Set5 --export results/training)")
-    monkeypatch.setenv("SRBENCH_RUNS_DIR", str(Path("/nonexistent-runs")))
-    monkeypatch.setattr(api, "Trainer", None)  # training would crash: the committed run must be used
-    _model, info = api.train_entry(_ctx(COMMITTED_FSRCNN, t91, budget="short"), COMMITTED_FSRCNN, 4)
-    assert info["cached"] and info["record"] == f"results/training/{key}/record.json"
-    assert "NOT the paper's schedule" in info["reason"] and "short" in info["reason"]
+                             "fsrcnn_x4_trained --budget short --test Set5 --export results/training)")
     rec = json.loads((folder / "record.json").read_text())
     set5 = rec["test"]["Set5"]
     assert set5["psnr_y"] - set5["bicubic_psnr_y"] >= 0.8
+    results = tmp_path / "results"
+    shutil.copytree(runs.REPO / "results" / "records" / "carn_table1", results / "records" / "carn_table1")
+    monkeypatch.setenv("SRBENCH_RUNS_DIR", str(tmp_path / "no-runs"))
+    monkeypatch.setattr(api, "Trainer", None)  # training would crash: the recorded cells must be used
+    out = run_suite(load_suite("carn_table1"), RunOptions(entries={"fsrcnn_x4_trained"}, only={"metrics"},
+                                                          results_dir=results, data_dir=t91, progress=False),
+                    report=lambda m: None)
+    assert out.ran == [] and out.skipped == ["fsrcnn_x4_trained:metrics"]
+    cells = [c for c in out.doc["cells"] if c["entry"] == "fsrcnn_x4_trained"]
+    assert cells and all(c["budget"] == "short" and c["training"]["run_key"] == key for c in cells)
+    set5_cell = next(c for c in cells if (c["dataset"], c["metric"]) == ("Set5", "psnr_y"))
+    # the same model measured twice (by train --test and by reproduce): equal to far below a printed unit
+    assert set5_cell["measured"] == pytest.approx(set5["psnr_y"], abs=1e-3)
 
 
 def _cfg(**kw) -> recipes.TrainConfig:

@@ -5,9 +5,10 @@
   checkpoints, the device or the number of processes (a torchrun run with the same global batch is the
   same run).
 - Working runs: ``$SRBENCH_RUNS_DIR``, else ``<repo>/runs`` (git-ignored): ``<runs>/<key>/``.
-- Committed runs: ``<repo>/results/training/<key>/`` holds ``record.json``, ``log.jsonl`` and
-  ``weights.pt`` (fp32 state dict; small models only, ≤ ``EXPORT_MAX_BYTES``) of a finished run that
-  results depend on, so that a fresh clone's ``reproduce`` uses the run without retraining.
+- Committed runs: ``<repo>/results/training/<key>/`` holds ``record.json`` and ``log.jsonl`` (text) of a
+  finished run that results depend on; the weights stay in the runs directory (binaries are not committed).
+  The cells made from the run are in the run records, so a fresh clone's ``reproduce`` re-uses them without
+  retraining (``find_record``); only a re-evaluation would need the weights, and then the run is retrained.
   ``python -m harness train … --export results/training`` writes them.
 """
 
@@ -24,8 +25,11 @@ from harness.training.data import TrainingError
 
 REPO = Path(__file__).resolve().parents[2]
 COMMITTED_DIR = REPO / "results" / "training"
-EXPORT_MAX_BYTES = 4 * 2**20  # 4 MiB of fp32 weights ≈ 1M parameters
 RUN_FILES = ("record.json", "log.jsonl", "weights.pt")
+# What a committed run holds (results/training/<key>/): its record and log, text only.  The weights stay in the
+# runs directory (or an artifact store): results made from the run are in the run records, so a clone without
+# the weights re-uses those cells and retrains only if a re-evaluation is ever needed.
+COMMITTED_FILES = ("record.json", "log.jsonl")
 
 
 def runs_dir(arg: str | os.PathLike | None = None) -> Path:
@@ -40,9 +44,9 @@ def rel(path: Path) -> str:
         return str(path)
 
 
-def _finished(folder: Path) -> dict | None:
+def _finished(folder: Path, weights: bool = True) -> dict | None:
     rec = folder / "record.json"
-    if not (rec.is_file() and (folder / "weights.pt").is_file()):
+    if not rec.is_file() or (weights and not (folder / "weights.pt").is_file()):
         return None
     try:
         record = json.loads(rec.read_text())
@@ -59,23 +63,26 @@ def find_finished(key: str, runs: Path | None = None, committed: Path | None = N
     return None
 
 
+def find_record(key: str, runs: Path | None = None, committed: Path | None = None) -> Path | None:
+    """Folder holding the finished record of run ``key`` (its weights may be absent: a committed run)."""
+    for folder in (runs_dir(runs) / key, Path(committed or COMMITTED_DIR) / key):
+        if _finished(folder, weights=False) is not None:
+            return folder
+    return None
+
+
 def load_weights(folder: Path) -> dict[str, torch.Tensor]:
     return torch.load(Path(folder) / "weights.pt", map_location="cpu", weights_only=True)
 
 
 def export(folder: Path, dest: Path) -> Path:
-    """Copy a finished run's record, log and weights to ``dest/<key>/``; refuses weights over the cap."""
+    """Copy a finished run's record and log (text) to ``dest/<key>/`` (results/training: committed)."""
     record = _finished(Path(folder))
     if record is None:
         raise TrainingError(f"{folder}: not a finished run (no record.json with finished = true and weights.pt); "
                             "finish it first (the same train command resumes it)")
-    size = (Path(folder) / "weights.pt").stat().st_size
-    if size > EXPORT_MAX_BYTES:
-        raise TrainingError(f"{folder}/weights.pt is {size / 2**20:.1f} MiB, over the {EXPORT_MAX_BYTES // 2**20} MiB "
-                            "cap for committed weights (harness/training/runs.py EXPORT_MAX_BYTES); publish it "
-                            "elsewhere and commit only record.json and log.jsonl")
     out = Path(dest) / record["key"]
     out.mkdir(parents=True, exist_ok=True)
-    for name in RUN_FILES:
+    for name in COMMITTED_FILES:
         shutil.copy2(Path(folder) / name, out / name)
     return out
