@@ -340,7 +340,7 @@ SMOKE_TEST_SET = "Set5"  # the one test set a smoke-trained model is scored on
 
 def _over_budget(ctx: MeasureContext, entry: Entry, obtained, name: str, scale: int, files) -> str:
     """A reason when this evaluation exceeds the run budget's CPU cap, else ''."""
-    from harness.budgets import get_budget
+    from harness.training.recipes import get_budget
 
     if entry.obtain == "train" and ctx.budget == "smoke" and name != SMOKE_TEST_SET:
         return (f"not run under the 'smoke' budget: a smoke-trained model (a few iterations: it proves the path, "

@@ -62,7 +62,7 @@ class PaperCell(_Strict):
 
 
 class Train(_Strict):
-    """How a `train` entry is trained; presets live in harness/budgets (paper / short / smoke)."""
+    """How a `train` entry is trained; recipes and budgets live in harness/training/recipes.py."""
 
     recipe: str = "default"
     dataset: str = "T91"
