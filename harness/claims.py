@@ -666,9 +666,14 @@ def _needs(claim: Claim, suite: Suite, vals: _Values, used: list[tuple], info: d
         if runnable:
             trained = [e for e in runnable if suite.entry(e).obtain == "train"]
             budget = claim.budgets()[0]
-            cmd = f"python -m harness reproduce {suite.id} --entries {','.join(runnable)}"
-            if trained:
-                cmd += f" --budget {budget}"
+            cmd = f"`python -m harness reproduce {suite.id} --entries {','.join(runnable)}"
+            cmd += f" --budget {budget}`" if trained else "`"
+            if trained and budget != "paper":
+                cmd += ("; a short run over the CPU cap is refused on a CPU: run it on a GPU with --device cuda "
+                        f"(`python -m harness train {suite.id} --entries {','.join(trained)} --budget {budget} --estimate` "
+                        "says how long)")
+            elif trained:
+                cmd += "; the paper budget trains on a GPU: add --device cuda"
             parts.append(f"measure {', '.join(runnable)} ({cmd})")
         for e in paper_only:
             reason = suite.entry(e).reason.strip().rstrip(".")

@@ -117,6 +117,8 @@ def cmd_reproduce(args) -> int:
     except RunRefused as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    if args.dry_run:
+        return _plan(suites, opts)
     from harness.records import new_run
 
     run = new_run(budget=opts.budget, device=opts.device)
@@ -143,6 +145,21 @@ def cmd_reproduce(args) -> int:
         for e in errors[:20]:
             print(f"  {e}", file=sys.stderr)
         return 1
+    return 0
+
+
+def _plan(suites, opts) -> int:
+    """``reproduce --dry-run``: the options passed every check; list the jobs that would run (nothing is
+    measured or written)."""
+    from harness.runner import planned_jobs
+
+    total = 0
+    for suite in suites:
+        jobs = planned_jobs(suite, opts)
+        total += len(jobs)
+        print(f"{suite.id}: {len(jobs)} job(s) would run" + (": " + ", ".join(jobs[:12]) if jobs else "")
+              + (", …" if len(jobs) > 12 else ""))
+    print(f"dry run: {total} job(s), budget {opts.budget}, device {opts.device}; nothing measured")
     return 0
 
 
@@ -302,6 +319,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
     s.add_argument("--force", action="store_true", help="re-measure even where the same inputs are recorded")
     s.add_argument("--stale", action="store_true", help="re-measure only stale or failed cells' jobs")
+    s.add_argument("--dry-run", action="store_true",
+                   help="check the options (refusals included) and list the jobs that would run; measure nothing")
     s.add_argument("--executor", choices=("inline", "local", "slurm"), default="inline",
                    help="inline: this process; local/slurm: submitit jobs (README, 'Running on a cluster')")
     s.add_argument("--jobs", type=int, default=2, help="with --executor: entry groups per suite (default 2)")

@@ -65,6 +65,23 @@ def how_to_measure(suite: Suite, entry: Entry) -> str:
     return f"run `python -m harness reproduce {suite.id} --entries {entry.id}`"
 
 
+def _remeasure_command(suite: Suite, entry: Entry, cell: dict) -> str:
+    """The command that re-measures a stale cell: ``--stale``, with the budget its last attempt lacked (a
+    smoke run scores a trained model on Set5 only and caps large evaluations; it cannot re-measure the rest)."""
+    la = cell.get("last_attempt") or {}
+    tried = la.get("budget")
+    cmd = f"python -m harness reproduce {suite.id} --entries {entry.id} --stale"
+    if tried is None:
+        return f"`{cmd}`"
+    nxt = {"smoke": "short", "short": "paper"}.get(tried)
+    if nxt is None:
+        return f"`{cmd}` (its last attempt, under the paper budget, did not re-measure it: {la.get('status')})"
+    if entry.obtain == "train":
+        return (f"`{cmd} --budget {nxt}` (its last attempt under {tried} could not; a trained entry's {nxt} run "
+                f"over the CPU cap is refused on a CPU: on a GPU add --device cuda)")
+    return f"`{cmd} --budget paper` (its last attempt under {tried} was capped)"
+
+
 def _skeleton(suite: Suite) -> dict[tuple, dict]:
     cells: dict[tuple, dict] = {}
     for e in suite.entries:
@@ -72,6 +89,9 @@ def _skeleton(suite: Suite) -> dict[tuple, dict]:
             c = base_cell(suite, e, pc, metric=pc.metric, dataset=pc.dataset, scale=pc.scale)
             if e.obtain == "paper-only":
                 c.update(status="paper-only", reason=e.reason)
+            elif e.model == "bicubic" and catalog.kind_of(pc.metric) == "complexity":
+                c.update(status="paper-only", reason="bicubic interpolation is not a network: it has no parameters, "
+                                                     "FLOPs or convolutions to count (the paper prints a dash)")
             else:
                 c.update(status="not-run", reason=f"not measured yet: {how_to_measure(suite, e)}")
             cells[(e.id, pc.dataset, pc.scale, pc.metric)] = c
@@ -131,7 +151,7 @@ def collect(suite: Suite, results_dir: Path, *, data_dir: Path | None = None) ->
                 if cell.get("measured") is not None and pc is not None and pc.value is not None:
                     cell["delta"] = cell["measured"] - pc.value
                 cell["reason"] = (f"stale: measured under inputs that differ from the suite's now ({'; '.join(changed)[:400]}); "
-                                  f"re-measure with `python -m harness reproduce {suite.id} --stale`. Was: {cell['reason']}")
+                                  f"re-measure with {_remeasure_command(suite, entry, cell)}. Was: {cell['reason']}")
             else:
                 _judge_cell(suite, entry, pc, cell, rc.get("status"))
                 for d, fp in (had or {}).get("data", {}).items():

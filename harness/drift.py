@@ -22,11 +22,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from harness.results import RESULTS_DIR, atomic_write_text, read_results, results_path
+from harness.results import (
+    MEASURED_STATUSES,
+    RESULTS_DIR,
+    atomic_write_text,
+    read_results,
+    results_path,
+)
 
 BASELINE_DIR = RESULTS_DIR / "baselines"
 PROJECT_ROOT = RESULTS_DIR.parent
-MEASURED_STATUSES = frozenset({"match", "close", "deviates", "under-budget", "measured"})
 
 DriftKey = tuple[str, str, str | None, int | None, str]  # suite, entry, dataset, scale, metric
 

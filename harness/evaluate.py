@@ -336,6 +336,20 @@ def estimate_eval_gmacs(ctx: MeasureContext, entry: Entry, obtained, scale: int,
 
 
 SMOKE_TEST_SET = "Set5"  # the one test set a smoke-trained model is scored on
+SMOKE_SKIP_PREFIX = "not run under the 'smoke' budget: a smoke-trained model"
+
+
+def smoke_skip_reason(suite_id: str, entry_id: str) -> str:
+    """Why a smoke-trained model is not scored on a set, and the commands that would score it (advice that
+    works: the short run is refused on a CPU over its cap, and says so)."""
+    from harness.training.recipes import get_budget
+
+    cap = get_budget("short").cpu_hours_cap
+    return (f"{SMOKE_SKIP_PREFIX} (a few iterations: it proves the path, its values mean nothing) is evaluated "
+            f"on {SMOKE_TEST_SET} only. For the equal-budget comparison on every set, `python -m harness train "
+            f"{suite_id} --entries {entry_id} --budget short --estimate` says how long it takes here; then `python -m "
+            f"harness reproduce {suite_id} --entries {entry_id} --budget short` (refused on a CPU over the short "
+            f"budget's {cap:g} h cap: run it on a GPU with --device cuda)")
 
 
 def _over_budget(ctx: MeasureContext, entry: Entry, obtained, name: str, scale: int, files) -> str:
@@ -343,9 +357,7 @@ def _over_budget(ctx: MeasureContext, entry: Entry, obtained, name: str, scale: 
     from harness.training.recipes import get_budget
 
     if entry.obtain == "train" and ctx.budget == "smoke" and name != SMOKE_TEST_SET:
-        return (f"not run under the 'smoke' budget: a smoke-trained model (a few iterations: it proves the path, "
-                f"its values mean nothing) is evaluated on {SMOKE_TEST_SET} only. Run `python -m harness reproduce "
-                f"{ctx.suite.id} --entries {entry.id} --budget short` for the equal-budget comparison on every set")
+        return smoke_skip_reason(ctx.suite.id, entry.id)
     cap = get_budget(ctx.budget).eval_gmacs_cap
     if cap is None or ctx.device != "cpu" or isinstance(obtained.model, str):
         return ""
@@ -356,9 +368,13 @@ def _over_budget(ctx: MeasureContext, entry: Entry, obtained, name: str, scale: 
     if gmacs <= cap:
         return ""
     minutes = gmacs / CPU_GMACS_PER_S / 60
-    return (f"not run under the {ctx.budget!r} budget: {name} ×{scale} through {entry.model} is ≈{gmacs:,.0f} G "
-            f"multiply-adds (≈{minutes:.0f} CPU-min; cap {cap:,.0f} G). Run `python -m harness reproduce "
-            f"{ctx.suite.id} --entries {entry.id} --budget paper` (or on a GPU with --device cuda)")
+    head = (f"not run under the {ctx.budget!r} budget: {name} ×{scale} through {entry.model} is ≈{gmacs:,.0f} G "
+            f"multiply-adds (≈{minutes:.0f} CPU-min; cap {cap:,.0f} G). ")
+    if entry.obtain == "train":  # a larger budget also means a longer training run: GPU work
+        return head + (f"A larger budget trains it longer too: on a GPU, `python -m harness reproduce {ctx.suite.id} "
+                       f"--entries {entry.id} --budget short --device cuda`")
+    return head + (f"Run `python -m harness reproduce {ctx.suite.id} --entries {entry.id} --budget paper` (or on a GPU "
+                   "with --device cuda)")
 
 
 def _degradation_runs(entry: Entry, scale: int) -> list[tuple[str, dict[str, Any]]]:

@@ -7,6 +7,13 @@ own ``run`` timestamp and ``budget``).  The inputs that made such a cell were ne
 it.  Nothing measured is dropped; nothing legacy passes as current.
 
     python -m harness.migrate [--results-dir DIR]
+
+``--refresh-advice`` rewrites the *advice* of unmeasured cells whose wording changed (a smoke-trained model's
+"not scored on this set, here is how" cell): those cells hold no value, their reason is generated from the
+suite and entry ids alone, so the current wording is what a re-run would write.  Measured cells are never
+touched.
+
+    python -m harness.migrate --refresh-advice && python -m harness collect
 """
 
 from __future__ import annotations
@@ -65,10 +72,49 @@ def migrate_file(path: Path, results_dir: Path) -> int:
     return n
 
 
+def refresh_advice(results_dir: Path) -> int:
+    """Re-word the advice of unmeasured smoke-skip cells in every record (see the module doc); returns how
+    many cells changed."""
+    from harness.evaluate import SMOKE_SKIP_PREFIX, smoke_skip_reason
+    from harness.suite import load_suite
+
+    changed = 0
+    for path in sorted((Path(results_dir) / "records").glob("*/*.json")):
+        rec = json.loads(path.read_text(encoding="utf-8"))
+        n = 0
+        trained = None
+        for c in rec.get("cells", []):
+            reason = str(c.get("reason", ""))
+            if c.get("measured") is not None:
+                continue
+            if reason.startswith(SMOKE_SKIP_PREFIX):
+                new = smoke_skip_reason(rec["suite"], rec["entry"])
+            elif "multiply-adds (≈" in reason and f"--entries {rec['entry']} --budget paper` (or on a GPU" in reason:
+                if trained is None:  # a capped evaluation of a *trained* entry: the paper budget would train it
+                    trained = load_suite(rec["suite"], check_models=False).entry(rec["entry"]).obtain == "train"
+                if not trained:
+                    continue
+                head = reason[:reason.index(" Run `python -m harness reproduce")]
+                new = (f"{head} A larger budget trains it longer too: on a GPU, `python -m harness reproduce "
+                       f"{rec['suite']} --entries {rec['entry']} --budget short --device cuda`")
+            else:
+                continue
+            n += new != c["reason"]
+            c["reason"] = new
+        if n:
+            write_json(path, rec)
+            changed += n
+    return changed
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m harness.migrate", description=__doc__)
     p.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
+    p.add_argument("--refresh-advice", action="store_true", help="re-word unmeasured cells' advice (module doc)")
     args = p.parse_args(argv)
+    if args.refresh_advice:
+        print(f"{refresh_advice(args.results_dir)} cell(s) re-worded")
+        return 0
     for path in sorted(Path(args.results_dir).glob("*.json")):
         print(f"{path.name}: {migrate_file(path, args.results_dir)} legacy cells")
     return 0

@@ -26,7 +26,7 @@ from matplotlib.lines import Line2D
 from matplotlib.text import Annotation
 from matplotlib.ticker import FuncFormatter, NullFormatter
 
-from harness.results import paper_cells, read_results, results_path
+from harness.results import MEASURED_STATUSES, paper_cells, read_results, results_path
 from harness.suite import SUITES_DIR, load_suite
 
 XAxis = Literal["params", "multadds", "throughput"]
@@ -46,12 +46,14 @@ X_LABELS = {
     "throughput": "Throughput (images/s)",
 }
 PSNR_METRICS = ("psnr_y", "psnr_rgb")  # y axis: Y-channel PSNR, else RGB PSNR
-MEASURED_STATUSES = frozenset({"match", "deviates", "measured"})  # cells whose `measured` is a real value
 
 PAPER_COLOUR = "#555555"
-STATUS_COLOURS = {"match": "#2e7d32", "deviates": "#c62828", "measured": "#1565c0"}
-STATUS_LEGEND = {"match": "measured (match)", "deviates": "measured (deviates)",
-                 "measured": "measured (paper prints none)"}
+# Colour *and* marker per status, so that a chart reads in grey-scale and for colour-blind readers.
+STATUS_COLOURS = {"match": "#2e7d32", "close": "#8a6d00", "deviates": "#c62828", "measured": "#1565c0",
+                  "under-budget": "#555555"}
+STATUS_MARKERS = {"match": "o", "close": "^", "deviates": "X", "measured": "s", "under-budget": "D"}
+STATUS_LEGEND = {"match": "measured (match)", "close": "measured (close)", "deviates": "measured (deviates)",
+                 "measured": "measured (paper prints none)", "under-budget": "trained here under a budget"}
 LOG_RATIO = 20.0  # a log x axis when max/min exceeds this
 MIN_POINTS = 2  # rows a chart needs to be drawn
 
@@ -73,13 +75,20 @@ class Point:
 
     entry: str
     label: str
-    x: float
+    x: float  # the measured x where there is one, else the paper's (where the measured point is drawn)
     x_metric: str
     paper: float | None
     measured: float | None
     status: str
     psnr_metric: str
     device: str = ""  # device kind of a measured throughput x ("CPU"/"GPU")
+    paper_x: float | None = None  # the paper's printed x: the paper's point is drawn there
+
+    @property
+    def paper_at(self) -> float:
+        """Where the paper's point goes: its printed x; the measured x only where the paper prints none
+        (and on throughput axes, whose paper values come from other hardware)."""
+        return self.paper_x if self.paper_x is not None else self.x
 
 
 @dataclass(frozen=True)
@@ -91,6 +100,7 @@ class Chart:
     svg: Path
     png: Path
     points: int
+    figure: str = ""  # the paper's figure this chart redraws ("Fig. 4"), from the suite's [[figures]]
 
 
 # ---------------------------------------------------------------------------------------------- cell helpers
@@ -141,18 +151,20 @@ def chart_keys(cells: Iterable[dict]) -> list[tuple[str, int | None]]:
     return sorted(keys, key=lambda k: (datasets.index(k[0]), -1 if k[1] is None else k[1]))
 
 
-def _x_value(idx: CellIndex, entry: str, scale: int | None, x: str) -> tuple[float, str, str] | None:
-    """(value, metric, device kind): the measured value, else the paper's (throughput: measured only,
-    since the paper's hardware is not this machine's)."""
+def _x_value(idx: CellIndex, entry: str, scale: int | None, x: str) -> tuple[float, str, str, float | None] | None:
+    """(value, metric, device kind, paper's x): the measured value, else the paper's, and the paper's own
+    printed x (throughput: measured only, since the paper's hardware is not this machine's)."""
     for metric in X_METRICS[x]:
         cell = lookup(idx, entry, None, scale, metric)
         if cell is None:
             continue
+        paper = paper_value(cell) if x != "throughput" else None
+        paper = paper if paper is not None and paper > 0 else None
         value = measured_value(cell)
-        if value is None and x != "throughput":
-            value = paper_value(cell)
+        if value is None:
+            value = paper
         if value is not None and value > 0:
-            return value, metric, device_kind(cell) if x == "throughput" else ""
+            return value, metric, device_kind(cell) if x == "throughput" else "", paper
     return None
 
 
@@ -179,7 +191,8 @@ def chart_points(cells: list[dict], x: str, dataset: str, scale: int | None) -> 
         cell, psnr_metric = found
         points.append(Point(entry=entry, label=cell.get("row") or entry, x=xv[0], x_metric=xv[1],
                             paper=paper_value(cell), measured=measured_value(cell),
-                            status=cell.get("status") or "", psnr_metric=psnr_metric, device=xv[2]))
+                            status=cell.get("status") or "", psnr_metric=psnr_metric, device=xv[2],
+                            paper_x=xv[3]))
     return points
 
 
@@ -217,7 +230,8 @@ def _legend_handles(points: list[Point]) -> list[Line2D]:
         handles.append(Line2D([], [], ls="", marker="o", mfc="white", mec=PAPER_COLOUR, mew=1.4, label="paper"))
     for status, colour in STATUS_COLOURS.items():
         if any(p.measured is not None and p.status == status for p in points):
-            handles.append(Line2D([], [], ls="", marker="o", color=colour, label=STATUS_LEGEND[status]))
+            handles.append(Line2D([], [], ls="", marker=STATUS_MARKERS[status], color=colour,
+                                  label=STATUS_LEGEND[status]))
     if any(p.paper is not None and p.measured is not None for p in points):
         handles.append(Line2D([], [], color=PAPER_COLOUR, lw=1, label="paper → measured"))
     return handles
@@ -225,19 +239,20 @@ def _legend_handles(points: list[Point]) -> list[Line2D]:
 
 def _draw_point(ax, p: Point, right_side: bool) -> Annotation:
     colour = STATUS_COLOURS.get(p.status, PAPER_COLOUR)
-    if p.paper is not None:
-        ax.scatter([p.x], [p.paper], s=38, marker="o", facecolors="white", edgecolors=PAPER_COLOUR,
-                   linewidths=1.4, zorder=3)
+    if p.paper is not None:  # the paper's point at the paper's x (gid: what the chart test reads back)
+        ax.scatter([p.paper_at], [p.paper], s=38, marker="o", facecolors="white", edgecolors=PAPER_COLOUR,
+                   linewidths=1.4, zorder=3, gid=f"paper-{p.entry}")
     if p.measured is not None:
-        ax.scatter([p.x], [p.measured], s=34, marker="o", color=colour, zorder=4)
+        ax.scatter([p.x], [p.measured], s=34, marker=STATUS_MARKERS.get(p.status, "o"), color=colour, zorder=4,
+                   gid=f"measured-{p.entry}")
     if p.paper is not None and p.measured is not None:
-        arrow = ax.annotate("", xy=(p.x, p.measured), xytext=(p.x, p.paper),
+        arrow = ax.annotate("", xy=(p.x, p.measured), xytext=(p.paper_at, p.paper),
                             arrowprops={"arrowstyle": "-|>", "color": colour, "lw": 1.1,
                                         "shrinkA": 3, "shrinkB": 3, "mutation_scale": 9})
         arrow.arrow_patch.set_gid(f"arrow-{p.entry}")
-    y = p.paper if p.paper is not None else p.measured
+    at, y = (p.paper_at, p.paper) if p.paper is not None else (p.x, p.measured)
     # labels of the right-most points go to their left so that they stay inside the axes
-    return ax.annotate(p.label, xy=(p.x, y), xytext=(-6 if right_side else 6, 3), textcoords="offset points",
+    return ax.annotate(p.label, xy=(at, y), xytext=(-6 if right_side else 6, 3), textcoords="offset points",
                        ha="right" if right_side else "left", fontsize=7.5, color="#222222")
 
 
@@ -259,18 +274,19 @@ def _declutter(fig: Figure, labels: list[Annotation], max_steps: int = 30) -> No
         placed.append(box)
 
 
-def _right_side(xs: list[float], log: bool) -> list[bool]:
+def _right_side(xs: list[float], log: bool, span: list[float] | None = None) -> list[bool]:
     f = math.log10 if log else (lambda v: v)
-    lo, hi = f(min(xs)), f(max(xs))
+    lo, hi = f(min(span or xs)), f(max(span or xs))
     return [hi > lo and (f(v) - lo) / (hi - lo) > 0.8 for v in xs]
 
 
 def draw_chart(points: list[Point], *, x: str, title: str) -> Figure:
     fig = Figure(figsize=(6.4, 4.4), layout="constrained")
     ax = fig.add_subplot()
-    xs = [p.x for p in points]
+    xs = [p.x for p in points] + [p.paper_at for p in points if p.paper is not None]
     log = min(xs) > 0 and max(xs) / min(xs) > LOG_RATIO
-    labels = [_draw_point(ax, p, right) for p, right in zip(points, _right_side(xs, log), strict=True)]
+    label_xs = [p.paper_at if p.paper is not None else p.x for p in points]
+    labels = [_draw_point(ax, p, right) for p, right in zip(points, _right_side(label_xs, log, xs), strict=True)]
     if log:
         ax.set_xscale("log")
         ax.xaxis.set_minor_formatter(NullFormatter())

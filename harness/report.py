@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+import markupsafe
 
 from harness import __version__, catalog
 from harness.plots import (
@@ -39,6 +40,7 @@ from harness.results import (
     results_path,
 )
 from harness.suite import SUITES_DIR, Suite, SuiteError, load_suite
+from harness.summary import finish_steps
 
 REPORTS_DIR = RESULTS_DIR.parent / "reports"
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
@@ -203,6 +205,7 @@ class SuiteSummary:
     page: str | None = None  # href of the suite page, when it exists
     error: str = ""  # the suite file or results file could not be read
     claims: list[dict] = field(default_factory=list)  # harness.claims records (README, "Claims")
+    finish: list[str] = field(default_factory=list)  # what it would take to finish (harness.summary)
 
     @property
     def claim_counts(self) -> dict[str, int]:
@@ -245,6 +248,7 @@ def summarize(suite_id: str, suite: Suite | None, doc: dict | None, error: str =
         created=str((doc or {}).get("provenance", {}).get("created", ""))[:16].replace("T", " "),
         error=error,
         claims=suite_claims(suite, doc) if suite else [],
+        finish=finish_steps(doc) if doc is not None else [f"run `python -m harness reproduce {suite_id}`"],
     )
 
 
@@ -274,8 +278,15 @@ class CellView:
     measured: str
     delta: str
     device: str
-    title: str
+    title: str  # the popover's text (also the CSV's and the test's view of the cell)
     footnote: int | None = None
+    cid: str = ""  # element id, target of the footnote back-links
+    status: str = ""
+    off: str = ""  # how many tolerances off ("7.0× band"), for close / deviates cells
+    sort: str = ""  # numeric sort key of the column (measured, else paper)
+    data: dict[str, str] = field(default_factory=dict)  # data-run, data-budget, data-profile, data-evidence
+    per_image: str = ""  # "100 images, worst 22.89 (167083.png)": the full list is in <suite>.per_image.csv
+    badge: str = ""  # the budget of an under-budget value ("short"), or "stale"
 
 
 @dataclass
@@ -295,7 +306,7 @@ class BlockView:
 class Footnote:
     number: int
     text: str
-    where: list[str] = field(default_factory=list)
+    where: list[tuple[str, str]] = field(default_factory=list)  # (cell name, cell element id): back-links
     more: int = 0
 
 
@@ -390,24 +401,106 @@ def _tooltip(cell: dict, name: str, style: StatusStyle, device: str) -> str:
         lines.append(f"reason: {no_machine_paths(cell['reason'])}")
     if cell.get("note"):
         lines.append(f"paper note: {cell['note']}")
+    prov = [f"{k} {v}" for k, v in (("run", cell.get("run")), ("budget", cell.get("budget")),
+                                     ("profile", (cell.get("extra") or {}).get("profile_hash")),
+                                     ("evidence", cell.get("evidence"))) if v]
+    if prov:
+        lines.append("provenance: " + ", ".join(prov))
     return "\n".join(lines)
+
+
+def printed_unit(printed: str, paper: Any) -> tuple[float, str, int]:
+    """(factor, suffix, decimals) of a count as the paper prints it: "57.00" in a K column is 57,000 →
+    (1e3, "", 2); "412K" → (1e3, "K", 0); "665,921" → (1, "", 0).  Measured counts are shown the same way."""
+    v = finite(paper)
+    token = printed.strip().replace(",", "")
+    m = re.fullmatch(r"([-+]?\d*\.?\d+)\s*([KkMmGg]?)", token)
+    if v is None or not m or not float(m.group(1)):
+        return 1.0, "", 0
+    number, suffix = float(m.group(1)), m.group(2).upper()
+    decimals = len(m.group(1).split(".")[1]) if "." in m.group(1) else 0
+    for factor in (1.0, 1e3, 1e6, 1e9):
+        if abs(number * factor - v) <= 1e-6 * max(abs(v), 1.0):
+            return factor, suffix, decimals
+    return 1.0, "", 0
+
+
+def _count_in_unit(value: Any, unit: tuple[float, str, int], *, delta: bool = False) -> str:
+    v = finite(value)
+    if v is None:
+        return ""
+    factor, suffix, decimals = unit
+    shown = decimals + (1 if factor > 1 else 0) + int(delta)  # one digit finer than the print
+    sign = "+" if delta and v > 0 else ""
+    return (sign + f"{v / factor:,.{shown}f}{suffix}").replace("-", "−")
+
+
+def tolerances_off(cell: dict) -> str:
+    """How far outside the match band a close / deviates cell is, in match bands (|Δ| / band)."""
+    d, tol = finite(cell.get("delta")), finite(cell.get("tolerance"))
+    if cell.get("status") not in ("close", "deviates") or d is None or not tol:
+        return ""
+    return f"{abs(d) / tol:,.1f}× band"
+
+
+def per_image_values(cell: dict) -> dict[str, float]:
+    """Image → value of a cell (``extra.per_image``), empty where the cell has none."""
+    raw = (cell.get("extra") or {}).get("per_image")
+    return {str(k): v for k, v in raw.items() if finite(v) is not None} if isinstance(raw, dict) else {}
+
+
+def _per_image_text(cell: dict) -> str:
+    values = per_image_values(cell)
+    if not values:
+        return ""
+    worst = min(values, key=values.get)
+    best = max(values, key=values.get)
+    return (f"{len(values)} images: lowest {format_value(cell['metric'], values[worst])} ({worst}), highest "
+            f"{format_value(cell['metric'], values[best])} ({best})")
+
+
+def shown_values(cell: dict) -> tuple[str, str, str]:
+    """(paper, measured, Δ) as a cell shows them: the paper's own printed part; measured and Δ in the
+    paper's unit where it prints a count in K/M ("57.00" in a K column: measured "57.18"); a stale value is
+    shown (labelled stale), a value that is not a current measurement is not."""
+    metric = cell["metric"]
+    paper = own_printed(cell.get("paper_printed"), cell.get("paper"))
+    shown = cell.get("status") in MEASURED_STATUSES or cell.get("status") == "stale"
+    unit = printed_unit(paper, cell.get("paper")) if metric in COUNT_METRICS and paper else (1.0, "", 0)
+    if unit[0] != 1.0 or unit[1]:
+        return paper, _count_in_unit(cell.get("measured"), unit) if shown else "", \
+            _count_in_unit(cell.get("delta"), unit, delta=True)
+    return paper, format_value(metric, cell.get("measured")) if shown else "", \
+        format_value(metric, cell.get("delta"), delta=True)
 
 
 def cell_view(cell: dict, column: ColumnView, device_default: str) -> CellView:
     """A table cell; a cell without a status (suite not run yet) shows the paper's number only."""
     metric = cell["metric"]
     style = status_style(cell.get("status")) if cell.get("status") else PENDING
-    measured = format_value(metric, cell.get("measured")) if cell.get("status") in MEASURED_STATUSES else ""
+    paper, measured, delta = shown_values(cell)
+    shown = bool(measured)
     device = device_kind(cell, device_default) if metric in TIMING_METRICS and measured else ""
+    sort_value = finite(cell.get("measured")) if shown else None
+    if sort_value is None:
+        sort_value = finite(cell.get("paper"))
     return CellView(
         css=f"st-{cell.get('status') or 'pending'}",
         symbol=style.symbol,
         status_label=style.label,
-        paper=own_printed(cell.get("paper_printed"), cell.get("paper")),
+        paper=paper,
         measured=measured,
-        delta=format_value(metric, cell.get("delta"), delta=True),
+        delta=delta,
         device=device,
         title=_tooltip(cell, _cell_name(cell, column), style, device),
+        status=cell.get("status") or "pending",
+        off=tolerances_off(cell),
+        sort="" if sort_value is None else repr(sort_value),
+        data={"run": str(cell.get("run") or ""), "budget": str(cell.get("budget") or ""),
+              "profile": str((cell.get("extra") or {}).get("profile_hash") or ""),
+              "evidence": str(cell.get("evidence") or "")},
+        per_image=_per_image_text(cell),
+        badge={"under-budget": str(cell.get("budget") or "budget"), "stale": "stale"}.get(cell.get("status") or "", ""),
     )
 
 
@@ -417,13 +510,13 @@ class _Footnotes:
     def __init__(self) -> None:
         self.notes: dict[str, Footnote] = {}
 
-    def add(self, text: str, where: str) -> int | None:
+    def add(self, text: str, where: str, cid: str) -> int | None:
         if not text:
             return None
         note = self.notes.setdefault(text, Footnote(len(self.notes) + 1, text))
-        if where not in note.where:
+        if where not in (w for w, _ in note.where):
             if len(note.where) < FOOTNOTE_WHERE_MAX:
-                note.where.append(where)
+                note.where.append((where, cid))
             else:
                 note.more += 1
         return note.number
@@ -445,7 +538,8 @@ def build_table(suite: Suite, cells: list[dict], device_default: str = "") -> Ta
                 continue
             label = cell.get("row") or label
             view = cell_view(cell, col, device_default)
-            view.footnote = footnotes.add(_footnote_text(cell), _cell_name(cell, col))
+            view.cid = f"c{sum(len(b.rows) for b in blocks)}-{len(views)}"
+            view.footnote = footnotes.add(_footnote_text(cell), _cell_name(cell, col), view.cid)
             views.append(view)
         if label == entry and entry in {e.id for e in suite.entries}:
             label = suite.entry(entry).row
@@ -529,8 +623,18 @@ def _environment() -> jinja2.Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
-    env.globals.update(status_styles=STATUS_STYLES, harness_version=__version__)
+    env.globals.update(status_styles=STATUS_STYLES, harness_version=__version__, claim_css=CLAIM_CSS)
+    env.filters["backticks"] = backticks
     return env
+
+
+def backticks(text: str) -> markupsafe.Markup:
+    """`command` spans of a plain-text message as <code> (the rest escaped): commands stand out to copy."""
+    parts = str(text).split("`")
+    if len(parts) % 2 == 0:  # an unpaired backtick: leave the text as it is
+        return markupsafe.escape(text)
+    return markupsafe.Markup("").join(markupsafe.Markup("<code>{}</code>").format(p) if i % 2 else markupsafe.escape(p)
+                                      for i, p in enumerate(parts))
 
 
 def _write(path: Path, text: str) -> Path:
@@ -556,21 +660,33 @@ def _load(suite_id: str, suites_dir: Path, results_dir: Path) -> tuple[Suite | N
         return suite, None, str(exc)
 
 
-def render_charts(suite_id: str, table: str, cells: list[dict], out_dir: Path) -> list[Chart]:
-    """Remove the suite's old charts, then draw PSNR vs each x axis (only charts with ≥2 rows)."""
-    for old in chart_files(out_dir, suite_id):
+def render_charts(suite: Suite, cells: list[dict], out_dir: Path) -> list[Chart]:
+    """Remove the suite's old charts, then draw PSNR vs each x axis (only charts with ≥2 rows); the charts
+    that redraw one of the paper's own figures (the suite's [[figures]]) come first, named after it."""
+    import dataclasses
+
+    for old in chart_files(out_dir, suite.id):
         old.unlink()
-    return [c for x in X_AXES for c in plot_cells(suite_id, table, cells, out_dir, x=x)]
+    charts = [c for x in X_AXES for c in plot_cells(suite.id, suite.table, cells, out_dir, x=x)]
+    named = {(f.x, f.dataset, f.scale): f.id for f in suite.figures}
+    charts = [dataclasses.replace(c, figure=named.get((c.x, c.dataset, c.scale), "")) for c in charts]
+    order = {k: i for i, k in enumerate(named)}
+    return sorted(charts, key=lambda c: order.get((c.x, c.dataset, c.scale), len(order)))
 
 
-def _inputs_digest(suite: Suite, doc: dict | None, charts: bool) -> str:
-    """What a suite page is made of: its suite file, its results, the templates and this code."""
+def _inputs_digest(suite: Suite, doc: dict | None, charts: bool, baseline: Path) -> str:
+    """What a suite page is made of: its suite file, its results, its drift baseline, the templates and the
+    code that renders it."""
     import hashlib
     import json
 
+    from harness import exports, plots
+
     h = hashlib.sha256()
+    code = b"".join(Path(m.__file__).read_bytes() for m in (exports, plots))
     for part in (suite.path.read_bytes() if suite.path else b"", json.dumps(doc, sort_keys=True).encode(),
-                 str(charts).encode(), Path(__file__).read_bytes(),
+                 str(charts).encode(), Path(__file__).read_bytes(), code,
+                 baseline.read_bytes() if baseline.is_file() else b"",
                  *(p.read_bytes() for p in sorted(TEMPLATES_DIR.glob("*")) if p.is_file())):
         h.update(hashlib.sha256(part).digest())
     return h.hexdigest()[:16]
@@ -609,24 +725,40 @@ def training_runs(cells: list[dict], out_dir: Path, draw: bool = True) -> list[d
 
 
 def render_suite_page(env: jinja2.Environment, suite: Suite, doc: dict | None, out_dir: Path,
-                      charts: bool = True) -> list[Path]:
-    """Render one suite page and its charts; skipped (files untouched) when nothing it is made of changed."""
-    digest = _inputs_digest(suite, doc, charts)
+                      charts: bool = True, results_dir: Path = RESULTS_DIR) -> list[Path]:
+    """Render one suite page, its charts and its CSV files; skipped (files untouched) when nothing it is
+    made of changed."""
+    import os
+
+    from harness import exports
+
+    baseline_path = Path(results_dir) / "baselines" / f"{suite.id}.json"
+    digest = _inputs_digest(suite, doc, charts, baseline_path)
     page = Path(out_dir) / f"{suite.id}.html"
     if _up_to_date(page, digest):
         return []
     cells = doc.get("cells", []) if doc is not None else paper_cells(suite)
     prov = (doc or {}).get("provenance") or {}
     table = build_table(suite, cells, device_default=str(prov.get("device", "")))
-    drawn = render_charts(suite.id, suite.table, cells, out_dir) if charts else []
+    drawn = render_charts(suite, cells, out_dir) if charts else []
     summary = summarize(suite.id, suite, doc)
+    files = [_write(Path(out_dir) / f"{suite.id}.csv", exports.cells_csv(cells))]
+    per_image = Path(out_dir) / f"{suite.id}.per_image.csv"
+    if exports.per_image_rows(cells):
+        files.append(_write(per_image, exports.per_image_csv(cells)))
+    elif per_image.exists():
+        per_image.unlink()
+    results_file = results_path(results_dir, suite.id)
+    links = {"json": os.path.relpath(results_file, out_dir) if doc is not None else "",
+             "csv": f"{suite.id}.csv", "per_image": per_image.name if per_image.exists() else ""}
     html = env.get_template("suite.html").render(
         suite=suite, summary=summary, table=table, charts=drawn, provenance=provenance_view(suite, doc),
         measurable=MEASURABLE, claim_css=CLAIM_CSS, training_runs=training_runs(cells, Path(out_dir)),
+        links=links, baseline=exports.baseline_diff(baseline_path, doc),
     )
     html = html.replace("<head>", f'<head>\n<meta name="srbench-inputs" content="{digest}">', 1)
     page = _write(page, html)
-    return [page, *(p for c in drawn for p in (c.svg, c.png))]
+    return [page, *files, *(p for c in drawn for p in (c.svg, c.png))]
 
 
 def render_index(env: jinja2.Environment, summaries: list[SuiteSummary], out_dir: Path) -> Path:
@@ -636,8 +768,13 @@ def render_index(env: jinja2.Environment, summaries: list[SuiteSummary], out_dir
         for status, n in s.counts.items():
             totals[status] = totals.get(status, 0) + n
     overall = sum((s.reproduced for s in run), Reproduced(0, 0))
+    from harness.claims import count_verdicts
+
+    claims = count_verdicts([c for s in summaries for c in s.claims])
+    paper_claims = Counter(c.get("paper_verdict") for s in summaries for c in s.claims)
     html = env.get_template("index.html").render(summaries=summaries, totals=totals, overall=overall,
-                                                 measurable=MEASURABLE, suites_run=len(run))
+                                                 measurable=MEASURABLE, suites_run=len(run), claims=claims,
+                                                 paper_claims=dict(sorted(paper_claims.items())))
     return _write(Path(out_dir) / "index.html", html)
 
 
@@ -660,7 +797,7 @@ def render_reports(suite_ids: list[str] | None, results_dir: Path = RESULTS_DIR,
     for suite_id in all_ids:
         suite, doc, error = _load(suite_id, suites_dir, results_dir)
         if suite is not None and suite_id in wanted:
-            written += render_suite_page(env, suite, doc, out_dir, charts=charts)
+            written += render_suite_page(env, suite, doc, out_dir, charts=charts, results_dir=results_dir)
         summary = summarize(suite_id, suite, doc, error)
         if (out_dir / f"{suite_id}.html").exists() and suite is not None:
             summary.page = f"{suite_id}.html"

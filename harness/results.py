@@ -29,7 +29,10 @@ RESULTS_DIR = REPO_ROOT / "results"
 # paper measures the budget, not the paper).
 STATUSES = ("match", "close", "deviates", "under-budget", "measured", "stale", "not-run", "missing-data",
             "missing-weights", "paper-only", "error")
-__all__ = ["RESULTS_DIR", "STATUSES", "Tolerance", "atomic_write_text", "base_cell", "cell_key", "judge",
+# Statuses whose ``measured`` is a current measurement (shown, charted, drift-checked).  A stale cell's value
+# is shown on the page (labelled stale) but never charted or drift-checked.
+MEASURED_STATUSES = frozenset({"match", "close", "deviates", "under-budget", "measured"})
+__all__ = ["MEASURED_STATUSES", "RESULTS_DIR", "STATUSES", "Tolerance", "atomic_write_text", "base_cell", "cell_key", "judge",
            "paper_cells", "printed_half_unit", "read_results", "resolve_tolerance", "results_path",
            "write_results"]
 

@@ -94,6 +94,8 @@ def check_options(suites: list[Suite], opts: RunOptions) -> None:
         if unknown:
             where = ", ".join(s.id for s in suites)
             raise RunRefused(f"--entries: no entry {sorted(unknown)} in {where}; see `python -m harness list -v`")
+    if opts.budget == "short" and "metrics" in opts.only and not opts.device.startswith("cuda"):
+        _check_cpu_cap(suites, opts)
     if opts.budget != "paper" or "metrics" not in opts.only:
         return
     for s in suites:
@@ -112,6 +114,48 @@ def check_options(suites: list[Suite], opts: RunOptions) -> None:
                     f"a GPU (this run is on {opts.device}); run `python -m harness train {s.id} --entries {e.id} "
                     "--budget paper --device cuda` on a GPU machine (or --executor slurm), or use --budget short, or "
                     "leave this entry out with --entries")
+
+
+def _check_cpu_cap(suites: list[Suite], opts: RunOptions) -> None:
+    """``--budget short`` on a CPU: refuse, before any work, the trained entries whose short run is neither
+    finished nor started and whose estimated CPU time (measured step time × iterations) exceeds the
+    budget's ``cpu_hours_cap`` — instead of finding out mid-run.  Only entries named with ``--entries``
+    are checked (a whole-suite short run reports each such entry as a not-run cell with the same estimate)."""
+    if opts.entries is None:
+        return
+    from harness.records import entry_scales
+    from harness.training import training_key
+    from harness.training.api import (
+        estimate_seconds,
+        lower_bound_seconds,
+        resolve_entry,
+    )
+    from harness.training.recipes import get_budget
+    from harness.training.runs import find_record, runs_dir
+
+    cap = get_budget("short").cpu_hours_cap
+    over = []
+    for s in suites:
+        for e in s.entries:
+            if e.obtain != "train" or e.id not in opts.entries:
+                continue
+            for scale in entry_scales(e):
+                try:
+                    key = training_key(s, e, scale, "short", opts.data_dir)
+                except Exception:  # noqa: BLE001, S112 — no training data / recipe: the run reports it as a cell
+                    continue
+                if find_record(key) is not None or any((runs_dir(None) / key / "ckpt").glob("iter_*.pt")):
+                    continue  # finished (re-used) or started (resumed): no new CPU-hours to refuse
+                _, _, cfg = resolve_entry(e, scale, "short")
+                bound = lower_bound_seconds(cfg) / 3600  # cheap: no step of a huge model is timed
+                hours = bound if cap is not None and bound > cap else estimate_seconds(cfg, "cpu") / 3600
+                if cap is not None and hours > cap:
+                    over.append(f"{s.id}/{e.id} ×{scale} ≈{hours:,.1f} CPU-h")
+    if over:
+        raise RunRefused(f"--budget short: over the {cap:g} CPU-hour cap of the short budget here: {', '.join(over)} "
+                         "(estimated from counted multiply-adds or a measured step, × 15,000 iterations); run them on a GPU (`--device cuda`, or "
+                         "`python -m harness train SUITE --entries … --budget short --executor slurm`), or leave "
+                         "them out with --entries")
 
 
 def finished_runs(suite: Suite, entry: Entry, budget: str, data_dir: Path | None) -> tuple[bool, str]:
@@ -199,6 +243,11 @@ def _up_to_date(record: dict | None, h: str, suite: Suite, entry: Entry, kind: s
         skipped_for_budget = (c.get("extra") or {}).get("budget_skip")
         if skipped_for_budget and BUDGET_RANK[opts.budget] > BUDGET_RANK.get(c.get("budget"), 0):
             return False  # a larger budget may now measure what the cap skipped
+    for c in cells.values():  # also cells the paper prints no number for (extra datasets, ×2 of a ×4 row)
+        skipped_for_budget = (c.get("extra") or {}).get("budget_skip")
+        if (skipped_for_budget and (not c.get("dataset") or _wants(opts, c["dataset"]))
+                and BUDGET_RANK[opts.budget] > BUDGET_RANK.get(c.get("budget"), 0)):
+            return False
     # a stale cell of this job (made from other inputs) is re-measured
     return not any(c["inputs"] != h and is_measured(c) and not attempted(c) for c in cells.values()
                    if not c.get("dataset") or _wants(opts, c["dataset"]))
@@ -269,6 +318,23 @@ def run_suite(suite: Suite, opts: RunOptions, report: Callable[[str], None] = pr
             errors += [f"{job}: {c['reason'][:200]}" for c in cells if c.get("status") == "error"]
     doc, changed = collect_and_write(suite, opts.results_dir, data_dir=opts.data_dir)
     return SuiteOutcome(doc, ran, skipped, errors, changed)
+
+
+def planned_jobs(suite: Suite, opts: RunOptions) -> list[str]:
+    """The "entry:kind [budget]" jobs ``run_suite`` would measure with these options (the up-to-date and,
+    with --stale, the current ones left out) — computed the same way, nothing measured."""
+    jobs = []
+    for entry in (e for e in suite.entries if opts.entries is None or e.id in opts.entries):
+        kinds = [k for k in kinds_for(entry, suite) if k in opts.only]
+        budget = effective_budget(suite, entry, opts.budget, opts.data_dir) if "metrics" in kinds else opts.budget
+        for kind in kinds:
+            inputs = job_inputs(suite, entry, kind, budget=budget, device=opts.device, data_dir=opts.data_dir)
+            h = inputs_hash(inputs)
+            record = read_record(record_path(opts.results_dir, suite.id, entry.id, kind))
+            if (opts.stale and not _is_stale_job(record, h)) or _up_to_date(record, h, suite, entry, kind, opts):
+                continue
+            jobs.append(f"{entry.id}:{kind} [{budget}]")
+    return jobs
 
 
 def status_counts(cells: list[dict]) -> dict[str, int]:

@@ -171,6 +171,17 @@ class Column(_Strict):
     group: str = ""  # column group shown above the label (e.g. "Set5")
 
 
+class FigureDecl(_Strict):
+    """A trade-off figure the paper itself has (CARN Fig. 4: PSNR vs Mult-Adds on Set14 ×4): the report shows
+    its chart first, the other charts behind a selector."""
+
+    id: str  # as the paper labels it, "Fig. 4"
+    x: Literal["params", "multadds", "throughput"]
+    dataset: str
+    scale: int | None = None
+    caption: str = ""  # the paper's caption, or what differs from it
+
+
 class ProfileDecl(_Strict):
     name: str = "basicsr"
     reason: str = ""  # why this profile is the paper's (cite the paper or convention)
@@ -189,6 +200,7 @@ class Suite(_Strict):
     metrics: dict[str, str] = Field(default_factory=dict)  # suite-specific metric names -> description
     columns: list[Column] = Field(default_factory=list)
     ambiguities: list[str] = Field(default_factory=list)  # transcription notes for the whole table
+    figures: list[FigureDecl] = Field(default_factory=list)  # [[figures]]: the paper's own trade-off charts
     entries: list[Entry]
     claims: list[Claim] = Field(default_factory=list)  # [[claims]] at the end of the file (harness/claims.py)
     path: Path | None = Field(default=None, exclude=True)

@@ -4,10 +4,12 @@ missing and the one thing that would get it.  Plain text, so it reads the same i
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from collections.abc import Iterable
 
-MEASURED = ("match", "close", "deviates", "under-budget", "measured")
+from harness.results import MEASURED_STATUSES as MEASURED
+
 MISSING = ("not-run", "missing-data", "missing-weights", "stale", "error")
 
 
@@ -72,3 +74,82 @@ def print_outcomes(outcomes: Iterable[tuple], opts, out=print) -> None:
             out(line)
         for c in o.doc.get("claims", []) or []:
             out(f"  claim {c['id']}: paper {c.get('paper_verdict')}, measured {c.get('verdict')}")
+
+
+# ---------------------------------------------------------------------------------------------- to finish
+
+_CPU_MIN = re.compile(r"≈([\d,.]+) CPU-min")
+_COMMAND = re.compile(r"`(python -m harness [^`]+)`")
+
+
+def _bucket(cell: dict) -> str | None:
+    status, reason = cell.get("status"), str(cell.get("reason") or "")
+    if status in MEASURED and status != "under-budget":
+        return None
+    if status == "under-budget":
+        return "train-paper"
+    if status == "not-run" and "smoke-trained model" in reason:
+        return "train-short"
+    if status == "not-run" and "CPU-min" in reason:
+        return "capped"
+    if status == "not-run" and "obtains 'compute'" in reason:
+        return "weights"
+    if status == "not-run" and _COMMAND.search(reason):
+        return "command"
+    return {"stale": "stale", "missing-data": "data", "missing-weights": "weights-missing", "error": "error",
+            "paper-only": "paper-only"}.get(status or "", "hardware" if status == "not-run" else None)
+
+
+def finish_steps(doc: dict) -> list[str]:
+    """What it would take to finish a suite, per kind of gap, with the command or the data it needs:
+    the index's "to finish" column (README "Reading the report")."""
+    suite = doc.get("suite", "SUITE")
+    groups: dict[str, list[dict]] = {}
+    for c in doc.get("cells", []):
+        b = _bucket(c)
+        if b:
+            groups.setdefault(b, []).append(c)
+
+    def entries(cells: list[dict]) -> list[str]:
+        return list(dict.fromkeys(c["entry"] for c in cells))
+
+    steps = []
+    if "stale" in groups:
+        steps.append(f"{len(groups['stale'])} stale cells: `python -m harness reproduce {suite} --stale`")
+    if "capped" in groups:
+        cells = groups["capped"]
+        minutes = sum(float(m.group(1).replace(",", "")) for c in cells if (m := _CPU_MIN.search(c["reason"])))
+        steps.append(f"{len(cells)} published-weight evaluations over the CPU cap (≈{minutes:,.0f} CPU-min by "
+                     f"the estimate): `python -m harness reproduce {suite} --budget paper --entries "
+                     f"{','.join(entries(cells))}` (or --device cuda)")
+    if "train-short" in groups:
+        e = entries(groups["train-short"])
+        steps.append(f"{len(groups['train-short'])} cells of {len(e)} trained rows are scored only after a "
+                     f"short run: `python -m harness train {suite} --entries {','.join(e[:3])}"
+                     f"{',…' if len(e) > 3 else ''} --budget short --estimate` says how long (CPU-hours)")
+    if "train-paper" in groups:
+        e = entries(groups["train-paper"])
+        steps.append(f"{len(groups['train-paper'])} cells of {len(e)} rows trained here under a smoke/short "
+                     f"budget: the paper's schedule needs a GPU (`python -m harness train {suite} --budget paper "
+                     f"--device cuda --executor slurm`, where the recipe declares the paper's schedule)")
+    if "weights" in groups:
+        steps.append(f"{len(groups['weights'])} quality cells of architecture-only rows: trained weights "
+                     "(no published checkpoint; declare obtain = \"train\")")
+    if "weights-missing" in groups:
+        steps.append(f"{len(groups['weights-missing'])} cells need published weights (see the cells' notes)")
+    if "data" in groups:
+        names = sorted({c.get("dataset") or "?" for c in groups["data"]})
+        steps.append(f"{len(groups['data'])} cells need data: {', '.join(names)} (`python -m harness datasets` "
+                     "names the official sources)")
+    if "command" in groups:
+        cmds = list(dict.fromkeys(_COMMAND.search(c["reason"]).group(1) for c in groups["command"]))
+        steps.append(f"{len(groups['command'])} cells not measured yet: " + "; ".join(f"`{c}`" for c in cmds[:3]))
+    if "hardware" in groups:
+        steps.append(f"{len(groups['hardware'])} cells need the paper's hardware (GPU timings; the cells say which)")
+    if "error" in groups:
+        steps.append(f"{len(groups['error'])} error cells: re-run `python -m harness reproduce {suite}` and read "
+                     "the message")
+    if "paper-only" in groups:
+        steps.append(f"{len(groups['paper-only'])} paper-only cells the harness cannot measure (reasons in the "
+                     "footnotes)")
+    return steps

@@ -18,7 +18,7 @@ import pytest
 from conftest import require
 from PIL import Image
 
-from harness.report import format_value, render_reports
+from harness.report import render_reports, shown_values
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SUITE_ID = "synthetic_table"
@@ -71,8 +71,8 @@ def test_table_values_are_in_the_dom(site: Path, tmp_path: Path):
     dom = unescape(chromium(tmp_path, site / f"{SUITE_ID}.html", "--dump-dom").stdout)
     cells = json.loads((FIXTURES / "results" / f"{SUITE_ID}.json").read_text())["cells"]
     for cell in cells:
-        if cell["status"] in ("match", "deviates", "measured"):
-            assert format_value(cell["metric"], cell["measured"]) in dom, cell
+        if cell["status"] in ("match", "close", "deviates", "under-budget", "measured", "stale"):
+            assert shown_values(cell)[1] in dom, cell
     # the headline counts per evidence class (hand-computed from the fixture, as in test_report)
     assert "Reproduced" in dom and "trained:smoke 0/1 · unclassified 20/25" in dom
 
@@ -99,3 +99,62 @@ def test_missing_chromium_fails_in_ci_and_skips_elsewhere(monkeypatch):
     monkeypatch.delenv("CI")
     with pytest.raises(pytest.skip.Exception, match="install with"):
         find_chromium()
+
+
+# ---------------------------------------------------------------------------------------------- report v2
+# Every committed suite page, rendered from the committed results (charts left out: test_plots covers them).
+
+@pytest.fixture(scope="module")
+def real_site(tmp_path_factory) -> Path:
+    from harness.report import REPORTS_DIR
+    from harness.results import RESULTS_DIR
+
+    out = tmp_path_factory.mktemp("real-site")
+    render_reports(None, RESULTS_DIR, out, charts=False)
+    assert REPORTS_DIR.is_dir()
+    return out
+
+
+def _suite_pages(site: Path) -> list[Path]:
+    return sorted(p for p in site.glob("*.html") if p.name != "index.html")
+
+
+def test_every_suite_page_has_claims_filter_links_and_cell_provenance(real_site: Path, tmp_path: Path):
+    pages = _suite_pages(real_site)
+    assert len(pages) >= 20
+    for page in pages:
+        run = chromium(tmp_path, page, "--dump-dom")
+        dom = run.stdout
+        assert run.returncode == 0 and 'data-script-errors="0"' in dom, (page.name, run.stderr[-500:])
+        assert 'id="claims"' in dom, page.name
+        assert '<select id="status-filter">' in dom, page.name
+        csv = re.search(r'<a href="([^"]+\.csv)" data-link="csv">', dom)
+        assert csv and (page.parent / csv.group(1)).is_file(), page.name
+        js = re.search(r'<a href="([^"]+\.json)" data-link="json">', dom)
+        assert js and (page.parent / js.group(1)).resolve().is_file(), page.name
+        tds = re.findall(r'<td id="[^"]+" class="cell ([^"]+)"[^>]*>', dom)
+        assert tds, page.name
+        for attrs in re.findall(r'<td id="[^"]+" class="cell [^"]+"([^>]*)>', dom):
+            for key in ("data-run", "data-budget", "data-profile", "data-status", 'tabindex="0"'):
+                assert key in attrs, (page.name, attrs)
+        measured = re.findall(r'class="cell st-(?:match|close|deviates|measured)"[^>]*data-run="([^"]*)"', dom)
+        assert all(measured), (page.name, "a measured cell without its run")
+        assert not re.search(r"(?<![\w:/.])/(?:work|home|tmp|root|Users)/", unescape(dom)), page.name
+
+
+def test_status_filter_hides_rows_in_the_browser(real_site: Path, tmp_path: Path):
+    page = real_site / "carn_table1.html"
+    dom = chromium(tmp_path, page, "--dump-dom").stdout  # unfiltered
+    url_dom = subprocess.run([find_chromium(), *FLAGS, f"--user-data-dir={tmp_path / 'p2'}", "--dump-dom",
+                              page.resolve().as_uri() + "#status=deviates"],
+                             capture_output=True, text=True, timeout=120, check=False).stdout
+    rows = re.findall(r'<tr class="data-row" data-statuses="([^"]*)"[^>]*?( hidden="")?>', url_dom)
+    assert rows and not re.findall(r'<tr class="data-row"[^>]* hidden', dom)
+    for statuses, hidden in rows:  # exactly the rows with a deviating cell stay visible
+        assert bool(hidden) != ("deviates" in statuses.split()), (statuses, hidden)
+
+
+def test_index_tells_a_newcomer_what_to_do(real_site: Path, tmp_path: Path):
+    dom = unescape(chromium(tmp_path, real_site / "index.html", "--dump-dom").stdout)
+    assert "nox -s tests" in dom and "nox -s reproduce -- crb_table4" in dom
+    assert "To finish" in dom and "Claims" in dom

@@ -187,3 +187,27 @@ def test_main_exit_codes(dirs, tmp_path: Path, capsys):
     refused = argparse.Namespace(suites=[SUITE_ID], reason="", subset=None, results_dir=str(results),
                                  baseline=str(baselines))
     assert main_baseline(refused) == 2
+
+
+def test_report_baseline_diff_lists_a_moved_cell():
+    """harness.exports.baseline_diff on the committed CARN Table 1 baseline: the committed results hold it;
+    one value moved past its bound is listed as drift."""
+    import copy
+    import json
+
+    from harness.exports import baseline_diff
+    from harness.results import RESULTS_DIR
+
+    base = RESULTS_DIR / "baselines" / "carn_table1.json"
+    doc = json.loads((RESULTS_DIR / "carn_table1.json").read_text())
+    clean = baseline_diff(base, doc)
+    assert clean["counts"].get("drift", 0) == 0 and clean["counts"]["ok"] > 0
+    moved = copy.deepcopy(doc)
+    kept = {(c["entry"], c.get("dataset"), c.get("scale"), c["metric"])
+            for c in json.loads(base.read_text())["cells"] if c["metric"] == "psnr_y"}
+    cell = next(c for c in moved["cells"] if (c["entry"], c.get("dataset"), c.get("scale"), c["metric"]) in kept
+                and c["status"] in ("match", "close", "deviates"))
+    cell["measured"] += 0.5
+    diff = baseline_diff(base, moved)
+    assert diff["counts"]["drift"] == 1
+    assert diff["rows"][0]["verdict"] == "drift" and cell["entry"] in diff["rows"][0]["cell"]

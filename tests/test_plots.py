@@ -86,3 +86,38 @@ def test_suite_without_results_plots_paper_points(tmp_path: Path):
 def test_unknown_x_axis():
     with pytest.raises(ValueError, match="x must be one of"):
         chart_points(cells(), "latency", "Set5", 2)
+
+
+def _offsets(fig, gid: str) -> list[float]:
+    return [float(x) for c in fig.axes[0].collections if c.get_gid() == gid for x, _y in c.get_offsets()]
+
+
+def test_every_paper_point_sits_at_the_papers_printed_x():
+    """On the committed CARN Table 1 results (DRCN's measured Mult-Adds are ≈1.8× its printed 9,788.7 G):
+    each hollow paper point is drawn at the paper's x, each measured point at the measured x."""
+    from harness.results import RESULTS_DIR
+
+    doc = json.loads((RESULTS_DIR / "carn_table1.json").read_text())
+    idx = {(c["entry"], c["metric"]): c for c in doc["cells"] if c.get("dataset") is None}
+    checked = 0
+    for x, metric in (("multadds", "multadds"), ("params", "params")):
+        points = chart_points(doc["cells"], x, "Set5", 2)
+        fig = draw_chart(points, x=x, title="t")
+        for p in points:
+            cell = idx.get((p.entry, p.x_metric))
+            if p.paper is None or cell is None or cell.get("paper") is None:
+                continue
+            assert _offsets(fig, f"paper-{p.entry}") == pytest.approx([cell["paper"]]), (p.entry, x)
+            if p.measured is not None and cell.get("measured") is not None:
+                assert _offsets(fig, f"measured-{p.entry}") == pytest.approx([cell["measured"]])
+            checked += 1
+    assert checked >= 8
+    drcn = next(p for p in chart_points(doc["cells"], "multadds", "Set5", 2) if p.entry == "drcn_x2")
+    assert drcn.paper_at == pytest.approx(9788.7) and drcn.x > 1.5 * drcn.paper_at
+
+
+def test_status_has_a_shape_as_well_as_a_colour():
+    from harness.plots import STATUS_COLOURS, STATUS_MARKERS
+
+    assert set(STATUS_MARKERS) == set(STATUS_COLOURS)
+    assert len(set(STATUS_MARKERS.values())) == len(STATUS_MARKERS)

@@ -15,10 +15,10 @@ from harness.report import (
     STATUS_STYLES,
     build_table,
     derive_columns,
-    format_value,
     own_printed,
     render_reports,
     reproduced,
+    shown_values,
 )
 from harness.suite import SuiteError, load_suite
 
@@ -37,28 +37,34 @@ def fixture_suite():
 
 
 class _Cells(HTMLParser):
-    """Collects the table's <td class="cell ..."> elements: classes, title and visible text."""
+    """Collects the table's <td class="cell ..."> elements: classes, data attributes, the popover's text
+    ("title") and the visible text."""
 
     def __init__(self) -> None:
         super().__init__()
         self.cells: list[dict] = []
         self._depth = 0
+        self._pop = False
 
     def handle_starttag(self, tag, attrs):
         a = dict(attrs)
         if tag == "td" and "cell" in (a.get("class") or "").split():
-            self.cells.append({"class": a["class"], "title": a.get("title", ""), "text": ""})
+            self.cells.append({"class": a["class"], "title": "", "text": "", "attrs": a})
             self._depth = 1
         elif self._depth and tag == "td":
             self._depth += 1
+        elif self._depth and tag == "span" and a.get("class") == "pop":
+            self._pop = True
 
     def handle_endtag(self, tag):
         if self._depth and tag == "td":
             self._depth -= 1
+        if self._pop and tag == "span":
+            self._pop = False
 
     def handle_data(self, data):
         if self._depth:
-            self.cells[-1]["text"] += data
+            self.cells[-1]["title" if self._pop else "text"] += data
 
 
 def parse_cells(html: str) -> list[dict]:
@@ -97,12 +103,22 @@ def test_measured_values_and_deltas_in_html(rendered: Path):
     cells = parse_cells((rendered / f"{SUITE_ID}.html").read_text())
     texts = [c["text"] for c in cells]
     for cell in fixture_doc()["cells"]:
-        if cell["status"] in ("match", "deviates", "measured"):
-            value = format_value(cell["metric"], cell["measured"])
+        _paper, value, delta = shown_values(cell)
+        if cell["status"] in ("match", "close", "deviates", "under-budget", "measured", "stale"):
+            assert value, cell  # every measured value is shown, under-budget and stale ones included
             assert any(value in t for t in texts), (cell["entry"], cell["metric"], value)
         if cell.get("delta") is not None:
-            delta = format_value(cell["metric"], cell["delta"], delta=True)
             assert any(f"Δ {delta}" in t for t in texts), (cell["entry"], cell["metric"], delta)
+
+
+def test_counts_are_shown_in_the_papers_unit():
+    cell = {"metric": "params", "paper": 57000.0, "paper_printed": "57.00", "measured": 57184.0, "delta": 184.0,
+            "status": "close"}
+    assert shown_values(cell) == ("57.00", "57.184", "+0.1840")
+    cell = {**cell, "paper": 412000.0, "paper_printed": "412K", "measured": 412050.0, "delta": 50.0}
+    assert shown_values(cell) == ("412K", "412.1K", "+0.05K")
+    cell = {**cell, "paper": 665000.0, "paper_printed": "665,000", "measured": 665921.0, "delta": 921.0}
+    assert shown_values(cell)[1:] == ("665,921", "+921")
 
 
 def test_paired_printed_string_shows_the_cells_own_number(rendered: Path):
@@ -128,14 +144,19 @@ def test_reasons_and_notes_are_numbered_footnotes_and_tooltips(rendered: Path):
     footnotes = re.findall(r'<li id="fn(\d+)" value="\d+">(.*?)</li>', html, flags=re.DOTALL)
     numbers = [int(n) for n, _ in footnotes]
     assert numbers == list(range(1, len(numbers) + 1))
-    text = unescape(" ".join(t for _, t in footnotes))
+    text = unescape(re.sub(r"</?code>", "", " ".join(t for _, t in footnotes)))  # `commands` become <code>
     for cell in fixture_doc()["cells"]:
-        assert cell["reason"] in text, cell["reason"]
+        assert cell["reason"].replace("`", "") in text, cell["reason"]
         if cell.get("note"):
             assert cell["note"] in text
     # every footnote mark links to an existing footnote
-    marks = {int(n) for n in re.findall(r'<sup><a href="#fn(\d+)">', html)}
+    marks = {int(n) for n in re.findall(r'<sup><a href="#fn(\d+)"', html)}
     assert marks == set(numbers)
+    # ... and every footnote links back to the cells that cite it (existing cell ids)
+    ids = set(re.findall(r'<td id="(c[\d-]+)"', html))
+    for _n, body in footnotes:
+        back = re.findall(r'<a href="#(c[\d-]+)" class="back">', body)
+        assert back and set(back) <= ids, body[:200]
     cells = parse_cells(html)
     note_cell = next(c for c in cells if "fixture note: printed in bold" in c["title"])
     assert "status: match" in note_cell["title"] and "reason: fixture: published weights" in note_cell["title"]
@@ -143,8 +164,10 @@ def test_reasons_and_notes_are_numbered_footnotes_and_tooltips(rendered: Path):
 
 def test_scale_blocks_and_column_groups(rendered: Path):
     html = (rendered / f"{SUITE_ID}.html").read_text()
-    assert re.search(r'<th rowspan="3" class="scale">×2</th>', html)
-    assert re.search(r'<th rowspan="5" class="scale">×4</th>', html)
+    blocks = re.findall(r'<tbody class="block">(.*?)</tbody>', html, flags=re.DOTALL)
+    heads = [re.search(r'class="scale"[^>]*>(.*?)</th>', b).group(1) for b in blocks]
+    assert heads == ["×2", "×4"]
+    assert [b.count('class="data-row"') for b in blocks] == [3, 5]
     assert '<th colspan="3" class="group">Set5</th>' in html
     assert '<th colspan="3" class="group">Set14</th>' in html
 
@@ -276,3 +299,87 @@ def test_pages_show_no_machine_paths():
     for page in (Path(__file__).resolve().parent.parent / "reports").glob("*.html"):
         html = page.read_text(encoding="utf-8")
         assert "/work/" not in html and "/tmp/" not in html and "/home/" not in html, page.name
+
+
+def test_the_papers_figure_comes_first_and_other_charts_sit_behind_a_selector(rendered: Path):
+    html = (rendered / f"{SUITE_ID}.html").read_text()
+    figs = re.search(r'<div class="charts figures">(.*?)</div>', html, flags=re.DOTALL).group(1)
+    assert figs.count("<figure") == 1 and "Fig. 9" in figs and "fixture figure" in figs
+    assert "synthetic_table_psnr-vs-params_Set5_x2.svg" in figs
+    more = re.search(r'<div class="charts more">(.*?)</div>', html, flags=re.DOTALL).group(1)
+    shown = re.findall(r'<figure id="chart-\d+" class="chart"( hidden)?>', more)
+    assert len(shown) >= 2 and [bool(h) for h in shown] == [False] + [True] * (len(shown) - 1)
+    options = re.findall(r'<option value="(chart-\d+)">', html)
+    assert options == [f"chart-{i}" for i in range(len(shown))]
+
+
+def test_cells_csv_and_per_image_csv(rendered: Path):
+    import csv
+
+    rows = list(csv.DictReader((rendered / f"{SUITE_ID}.csv").open()))
+    doc = fixture_doc()
+    assert len(rows) == len(doc["cells"])
+    assert {(r["entry"], r["metric"], r["status"]) for r in rows} == {
+        (c["entry"], c["metric"], c["status"]) for c in doc["cells"]}
+    with_images = [c for c in doc["cells"] if (c.get("extra") or {}).get("per_image")]
+    per_image = rendered / f"{SUITE_ID}.per_image.csv"
+    assert per_image.exists() == bool(with_images)
+
+
+def test_tolerances_off_and_baseline_section(rendered: Path):
+    from harness.report import tolerances_off
+
+    assert tolerances_off({"status": "deviates", "delta": -0.36, "tolerance": 0.018}) == "20.0× band"
+    assert tolerances_off({"status": "match", "delta": 0.01, "tolerance": 0.018}) == ""
+    assert tolerances_off({"status": "under-budget", "delta": -9.0, "tolerance": 0.018}) == ""
+    html = (rendered / f"{SUITE_ID}.html").read_text()
+    assert 'id="baseline"' in html and "No drift baseline for this suite" in html
+
+
+def _luminance(colour: str) -> float:
+    h = colour.lstrip("#")
+    h = "".join(c * 2 for c in h) if len(h) == 3 else h
+    lin = [(c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4) for c in (int(h[i:i + 2], 16) / 255 for i in (0, 2, 4))]
+    return 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
+
+
+def _contrast(a: str, b: str) -> float:
+    hi, lo = sorted((_luminance(a), _luminance(b)), reverse=True)
+    return (hi + 0.05) / (lo + 0.05)  # WCAG 2 contrast ratio
+
+
+def test_text_colours_have_at_least_4_5_to_1_contrast():
+    from harness.report import TEMPLATES_DIR
+
+    css = (TEMPLATES_DIR / "style.css").read_text()
+    var = dict(re.findall(r"--([\w-]+):\s*(#[0-9a-fA-F]{3,6})", css))
+    backgrounds = [v for k, v in var.items() if k.endswith("-bg")] + ["#ffffff", "#fcfcfc", "#fafafa"]
+    for name, colour in var.items():
+        if name + "-bg" in var:  # status text (Δ, symbol, "not run") on its own cell colour
+            assert _contrast(colour, var[name + "-bg"]) >= 4.5, name
+    link = re.search(r"^a \{ color: (#[0-9a-fA-F]{6})", css, flags=re.MULTILINE).group(1)
+    for bg in backgrounds:  # footnote marks are links inside coloured cells
+        assert _contrast(link, bg) >= 4.5, bg
+        assert _contrast(var["ink"], bg) >= 4.5
+    assert _contrast(var["muted"], "#ffffff") >= 4.5 and _contrast(var["muted"], "#f6f6f6") >= 4.5
+    zero = re.search(r"td\.count\.zero \{ color: (#[0-9a-fA-F]{6})", css).group(1)
+    assert _contrast(zero, "#ffffff") >= 4.5
+
+
+def test_finish_steps_name_what_each_gap_needs():
+    from harness.summary import finish_steps
+
+    doc = {"suite": "s", "cells": [
+        {"entry": "a", "status": "stale", "reason": "stale: …", "metric": "psnr_y"},
+        {"entry": "b", "status": "not-run", "metric": "psnr_y", "dataset": "B100",
+         "reason": "not run under the 'smoke' budget: B100 ×2 through vdsr is ≈10,210 G multiply-adds (≈6 CPU-min; "
+                   "cap 1,500 G). Run `python -m harness reproduce s --entries b --budget paper`"},
+        {"entry": "c", "status": "missing-data", "metric": "psnr_y", "dataset": "DIV2K", "reason": "DIV2K: no images"},
+        {"entry": "d", "status": "paper-only", "metric": "psnr_y", "reason": "not implemented"},
+        {"entry": "e", "status": "match", "metric": "psnr_y", "reason": ""},
+    ]}
+    steps = finish_steps(doc)
+    assert steps[0] == "1 stale cells: `python -m harness reproduce s --stale`"
+    assert "≈6 CPU-min" in steps[1] and "--budget paper --entries b" in steps[1]
+    assert any("DIV2K" in s for s in steps) and any("paper-only" in s for s in steps)
+    assert len(steps) == 4  # the matched cell needs nothing

@@ -9,6 +9,7 @@ iterations exceeds the budget's ``cpu_hours_cap`` (the reason gives the estimate
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 from pathlib import Path
@@ -103,6 +104,34 @@ def estimate_seconds(cfg: TrainConfig, device: str, repeats: int = 3) -> float:
     return sorted(times)[len(times) // 2] * cfg.iterations
 
 
+def lower_bound_seconds(cfg: TrainConfig) -> float:
+    """A lower bound of a run's CPU time from counted multiply-adds, with nothing timed: forward MACs of one
+    training patch (counted by fvcore at the patch's own size, deploy form) × 3 (forward + backward) × batch
+    × iterations at ``TRAIN_GMACS_PER_S_MAX``.  For models whose single step is too slow to time here."""
+    gmacs = _patch_gmacs(cfg.model, cfg.scale, json.dumps(cfg.model_kwargs, sort_keys=True), cfg.input_kind,
+                         cfg.hr_patch)
+    return 3 * gmacs * cfg.batch * cfg.iterations / TRAIN_GMACS_PER_S_MAX
+
+
+# The fastest training rate measured here (2 cores, idle): EDSR-type 64-channel 3×3 convs train at
+# 0.4 × (3 × forward MACs / 30 G/s), i.e. ≈75 G multiply-adds/s; thin or re-parameterised nets are slower
+# (MxCy 11–16×, ECB/RepSR blocks 2×, whose training form the deploy-form count leaves out).  So
+# ``lower_bound_seconds`` at this rate stays below every measured step time (13 models, README "Training").
+TRAIN_GMACS_PER_S_MAX = 75.0
+
+
+@functools.lru_cache(maxsize=256)
+def _patch_gmacs(model: str, scale: int, kwargs: str, input_kind: str, hr_patch: int) -> float:
+    from harness.complexity.counting import count_complexity, input_shape
+
+    shape = input_shape(scale, input_kind, output_hw=(hr_patch, hr_patch))
+    return count_complexity(build_model(model, scale, json.loads(kwargs)), scale, input_kind, ptflops=False,
+                            shape=shape, method="true-size").gmacs
+
+
+TIMING_LIMIT_S = 20.0  # a CPU step estimated (lower bound) above this is not timed: the bound is reported
+
+
 def check_allowed(recipe: Recipe, budget: Budget, lbl: str, device: str) -> None:
     if budget.needs_gpu and not device.startswith("cuda"):
         raise NotObtainableError(
@@ -133,10 +162,10 @@ def paper_needs(recipe: Recipe, entry: Entry, scale: int, suite_id: str) -> str:
                 f"{', '.join(missing)}")
     declared = entry.train.dataset if entry.train is not None and "dataset" in entry.train.model_fields_set else None
     data = declared or recipe.dataset
-    return (f"a paper run needs {data} (python -m harness datasets says whether it is here), a GPU and "
+    return (f"a paper run needs {data} (`python -m harness datasets` says whether it is here), a GPU and "
             f"{recipe.iterations:,} iterations of batch {recipe.batch} (GPU-hours = iterations ÷ measured GPU steps/s, "
-            f"scripts/gpu_checks.py): python -m harness train {suite_id} --entries {entry.id} --scale {scale} "
-            "--budget paper --device cuda (or --executor slurm)")
+            f"scripts/gpu_checks.py): `python -m harness train {suite_id} --entries {entry.id} --scale {scale} "
+            "--budget paper --device cuda` (or --executor slurm)")
 
 
 def train_entry(ctx: MeasureContext, entry: Entry, scale: int, *, runs_dir: Path | None = None,
