@@ -97,6 +97,9 @@ class Claim(_Strict):
     statement: str  # the paper's sentence (or a faithful paraphrase of a table's conclusion)
     source: str  # "<paper number> L<line>[-<line>][, L<line>]" in ../shared/papers, e.g. "000 L1234"
     metric: str | None = None
+    # Judged on measured cells of this metric where ``metric`` itself cannot be measured here (RepSR Table 3:
+    # total A100 training time printed, seconds per iteration timed here; a ratio compares either way).
+    measured_metric: str | None = None
     datasets: list[str] | None = None
     scales: list[int] | None = None
     a: list[str] = Field(default_factory=list)  # rows (entry ids)
@@ -277,6 +280,8 @@ def check_claims(suite: Suite) -> None:
                     raise ValueError(f"{where}.{field}: no entry {r!r} in this suite; entries: {', '.join(sorted(ids))}")
         if c.metric is not None and c.metric not in known:
             raise ValueError(f"{where}.metric: unknown metric {c.metric!r}")
+        if c.measured_metric is not None and c.measured_metric not in known:
+            raise ValueError(f"{where}.measured_metric: unknown metric {c.measured_metric!r}")
         if c.kind == "observation":
             continue
         groups = [c.sequence] if c.kind == "trend" else [list(p) for p in c.pairs()]
@@ -576,7 +581,7 @@ def _select(claim: Claim, suite: Suite, cells: list[dict]) -> tuple[dict, str | 
     usable: dict[tuple[str, Col], list[dict]] = defaultdict(list)
     dropped: list[str] = []
     for c in cells:
-        if c.get("entry") not in rows or c.get("metric") != claim.metric:
+        if c.get("entry") not in rows or c.get("metric") != (claim.measured_metric or claim.metric):
             continue
         if c.get("status") in NEVER_COUNT:
             dropped.append(f"{c['entry']} {_colname((c.get('dataset'), c.get('scale')))}: status {c.get('status')}")
@@ -608,12 +613,16 @@ def _measured_values(claim: Claim, suite: Suite, cells: list[dict]) -> tuple[_Va
     rep_of = {r: base for base, reps in claim.repeats.items() for r in reps}
     samples: dict[tuple[str, Col], list[float]] = defaultdict(list)
     used_cells: dict[tuple[str, Col], list[dict]] = defaultdict(list)
+    repeated: set[tuple[str, Col]] = set()
     for (entry, col), cs in selected.items():
         base = rep_of.get(entry, entry)
         seen_seeds: set = set()
         for c in cs:
             extra = c.get("extra") if isinstance(c.get("extra"), dict) else {}
-            seeds = [v for v in (_finite(x) for x in (extra.get("seed_values") or [])) if v is not None]
+            seeds = [v for v in (_finite(x) for x in (extra.get("seed_values") or extra.get("repeat_values") or []))
+                     if v is not None]
+            if extra.get("repeat_values"):
+                repeated.add((base, col))
             seed = extra.get("seed")
             if seeds:
                 samples[(base, col)] += seeds
@@ -622,22 +631,26 @@ def _measured_values(claim: Claim, suite: Suite, cells: list[dict]) -> tuple[_Va
             seen_seeds.add(seed)
             used_cells[(base, col)].append(c)
     spreads = {k: max(v) - min(v) for k, v in samples.items() if len(v) >= 2}
+    # a timing cell's value is the median of its repeats; the claim uses that, with the repeats' spread as band
+    medians = {k: float(used_cells[k][0]["measured"]) for k in repeated if len(used_cells[k]) == 1}
     vals = _Values()
     noise: dict[str, Any] = {"values": {}}
     seeded_max = max(spreads.values()) if spreads else None
     seedless_trained: list[str] = []
     for key, v in samples.items():
-        mean = sum(v) / len(v)
+        mean = medians.get(key, sum(v) / len(v))
         entry, col = key
         pcell = next((pc for pc in suite.entry(entry).paper if pc.metric == claim.metric
                       and (pc.dataset, pc.scale) == col), None)
         trained = _is_trained(suite, entry, claim.metric)
-        if key in spreads:
+        if key in spreads and key in repeated:
+            band, src = spreads[key], f"spread of {len(v)} timed repeats (max − min)"
+        elif key in spreads:
             band, src = spreads[key], f"seed spread of {len(v)} runs (max − min)"
         elif trained and seeded_max is not None:
             band, src = seeded_max, "largest seed spread in this claim (this row has no repeats: assumed equal)"
         else:
-            band, src = _band(suite, claim.metric, mean, pcell.printed if pcell else None)
+            band, src = _band(suite, claim.measured_metric or claim.metric, mean, pcell.printed if pcell else None)
             if trained:
                 src += " (no repeated seeds: the training noise is not measured)"
                 seedless_trained.append(entry)
@@ -689,7 +702,7 @@ def _needs(claim: Claim, suite: Suite, vals: _Values, used: list[tuple], info: d
 def evaluate_claim(suite: Suite, claim: Claim, cells: list[dict]) -> dict:
     """One claim's record for ``results/<suite>.json`` (README, "Claims")."""
     base = {"id": claim.id, "statement": claim.statement, "source": claim.source, "kind": claim.kind,
-            "metric": claim.metric}
+            "metric": claim.metric, **({"measured_metric": claim.measured_metric} if claim.measured_metric else {})}
     if claim.kind == "observation":
         return {**base, "paper_verdict": "unchecked", "paper_detail": "the paper prints no number for it",
                 "verdict": "not-run", "detail": "", "needs": claim.needs, "budget": None, "cells": [],

@@ -268,3 +268,28 @@ def test_declared_claims_cite_existing_paper_lines():
                 assert 1 <= int(n) <= n_lines[paper], f"{sid}/{c.id}: {c.source} is past the end of paper {paper}"
             total += 1
     assert total >= 50
+
+
+def _timing_cell(entry: str, median: float, repeats: list[float]) -> dict:
+    return {"entry": entry, "metric": "train_step", "dataset": None, "scale": 4, "measured": median,
+            "status": "measured", "budget": "short", "run": "r1", "extra": {"repeat_values": repeats}}
+
+
+@pytest.mark.parametrize(("rep", "ecb", "verdict"), [
+    ((0.10, [0.099, 0.100, 0.101]), (0.20, [0.199, 0.200, 0.202]), "holds"),     # ratio 0.50
+    ((0.19, [0.189, 0.190, 0.191]), (0.20, [0.199, 0.200, 0.201]), "fails"),     # ratio 0.95
+    ((0.12, [0.08, 0.12, 0.14]), (0.20, [0.15, 0.20, 0.26]), "inconclusive"),    # ratio 0.6, repeats spread wide
+])
+def test_ratio_claim_on_a_measured_substitute_metric_with_timing_repeats(rep, ecb, verdict):
+    """RepSR Table 3: the printed metric is total A100 time; the measured verdict uses per-iteration time
+    (``measured_metric = "train_step"``) with each cell's timed repeats as its noise band."""
+    suite = load_suite("repsr_table3")
+    claim = next(c for c in suite.claims if c.id == "training_time_half")
+    assert claim.metric == "train_time" and claim.measured_metric == "train_step"
+    cells = []
+    for r, e in zip(claim.a, claim.b, strict=True):
+        cells += [_timing_cell(r, rep[0], rep[1]), _timing_cell(e, ecb[0], ecb[1])]
+    out = next(c for c in evaluate_claims(suite, cells) if c["id"] == "training_time_half")
+    assert out["paper_verdict"] == "holds"  # 4h54m / 9h50m ... on the paper's own numbers
+    assert out["verdict"] == verdict, out["detail"]
+    assert "timed repeats" in out["noise"]["source"] and out["measured_metric"] == "train_step"

@@ -44,7 +44,7 @@ for _k in (
     Kind("throughput", 1, "harness.throughput:measure_throughput", "images/s and seconds per image"),
     Kind("uae", 2, "harness.uae:measure_uae", "UAE variables and forms (CRB paper Table 2)"),
     Kind("reparam", 1, "harness.reparam:measure_reparam", "max |training form − deploy form| of a merge"),
-    Kind("training-time", 1, "harness.training:measure_training_time", "seconds per training iteration"),
+    Kind("training-time", 2, "harness.training:measure_training_time", "seconds per training iteration"),
 ):
     register_kind(_k)
 

@@ -90,4 +90,10 @@ def measure_training_time(ctx: MeasureContext, entry: Entry) -> list[Measurement
             "input": kind, "device": where, "shape_from": shape_from, "recipe": recipe.name,
             "paper_iterations": recipe.iterations, "projected_total_s": projected,
         }))
+        # v2: the per-iteration time itself, as a cell (status measured: the paper prints no such number);
+        # its repeats give the timing noise a ratio claim is judged with (harness/claims.py).
+        out.append(Measurement("train_step", sec, scale=s, status="measured", reason=(
+            f"seconds per training iteration on {where} (batch {batch}, HR patch {hr_patch} from {shape_from}, "
+            f"synthetic data, median of {repeats} after 1 warm-up): only ratios between entries timed in one run "
+            "compare"), extra={"repeat_values": times, "batch": batch, "hr_patch": hr_patch, "device": where}))
     return out
