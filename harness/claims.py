@@ -670,12 +670,28 @@ def _paper_values(claim: Claim, suite: Suite) -> _Values:
     return vals
 
 
-def _needs(claim: Claim, suite: Suite, vals: _Values, used: list[tuple], info: dict) -> str:
+def _blocked(claim: Claim, entry: str, cells: list[dict]) -> str:
+    """Why an entry's cells for this claim stay unmeasured when running it again would not help (architecture
+    only, GPU timing, missing data: the cell's own reason), else ''."""
+    metric = claim.measured_metric or claim.metric
+    for c in cells:
+        if c.get("entry") == entry and c.get("metric") == metric and c.get("status") in (
+                "not-run", "missing-data", "missing-weights") and not str(c.get("reason", "")).startswith(
+                "not measured yet"):
+            reason = str(c.get("reason", "")).strip()
+            return f"{entry}: {c['status']} — {reason[:140]}" + ("…" if len(reason) > 140 else "")
+    return ""
+
+
+def _needs(claim: Claim, suite: Suite, vals: _Values, used: list[tuple], info: dict, cells: list[dict]) -> str:
     missing = list(dict.fromkeys(e for e, col in used if (e, col) not in vals.iv))
     parts = []
     if missing:
         paper_only = [e for e in missing if suite.entry(e).obtain == "paper-only"]
-        runnable = [e for e in missing if e not in paper_only]
+        blocked = {e: why for e in missing if e not in paper_only and (why := _blocked(claim, e, cells))
+                   and suite.entry(e).obtain != "train"}
+        runnable = [e for e in missing if e not in paper_only and e not in blocked]
+        parts += list(blocked.values())
         if runnable:
             trained = [e for e in runnable if suite.entry(e).obtain == "train"]
             budget = claim.budgets()[0]
@@ -727,7 +743,7 @@ def evaluate_claim(suite: Suite, claim: Claim, cells: list[dict]) -> dict:
              "seeded": bool(info["spreads"]),
              "spreads": {f"{e} {_colname(col)}": s for (e, col), s in info["spreads"].items()},
              "values": vals_noise}
-    needs = _needs(claim, suite, mvals, used_keys, info)
+    needs = _needs(claim, suite, mvals, used_keys, info, cells)
     if info["dropped"]:
         mdetail += "; left out: " + "; ".join(info["dropped"][:4])
     return {**base, "paper_verdict": pv, "paper_detail": pdetail, "verdict": mv, "detail": mdetail,
