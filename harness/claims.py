@@ -675,10 +675,12 @@ def _blocked(claim: Claim, entry: str, cells: list[dict]) -> str:
     only, GPU timing, missing data: the cell's own reason), else ''."""
     metric = claim.measured_metric or claim.metric
     for c in cells:
+        if (c.get("extra") or {}).get("budget_skip"):
+            continue  # capped by the run's budget: a larger budget measures it (the command below says so)
         if c.get("entry") == entry and c.get("metric") == metric and c.get("status") in (
                 "not-run", "missing-data", "missing-weights") and not str(c.get("reason", "")).startswith(
                 "not measured yet"):
-            reason = str(c.get("reason", "")).strip()
+            reason = str(c.get("reason", "")).strip().replace("`", "")  # an excerpt: the cell holds the advice
             return f"{entry}: {c['status']} — {reason[:140]}" + ("…" if len(reason) > 140 else "")
     return ""
 
@@ -695,8 +697,11 @@ def _needs(claim: Claim, suite: Suite, vals: _Values, used: list[tuple], info: d
         if runnable:
             trained = [e for e in runnable if suite.entry(e).obtain == "train"]
             budget = claim.budgets()[0]
+            metric = claim.measured_metric or claim.metric
+            capped = any((c.get("extra") or {}).get("budget_skip") for c in cells
+                         if c.get("entry") in runnable and c.get("metric") == metric)
             cmd = f"`python -m harness reproduce {suite.id} --entries {','.join(runnable)}"
-            cmd += f" --budget {budget}`" if trained else "`"
+            cmd += f" --budget {budget}`" if trained else (" --budget paper`" if capped else "`")
             if trained and budget != "paper":
                 cmd += ("; a short run over the CPU cap is refused on a CPU: run it on a GPU with --device cuda "
                         f"(`python -m harness train {suite.id} --entries {','.join(trained)} --budget {budget} --estimate` "
@@ -705,7 +710,7 @@ def _needs(claim: Claim, suite: Suite, vals: _Values, used: list[tuple], info: d
                 cmd += "; the paper budget trains on a GPU: add --device cuda"
             parts.append(f"measure {', '.join(runnable)} ({cmd})")
         for e in paper_only:
-            reason = suite.entry(e).reason.strip().rstrip(".")
+            reason = suite.entry(e).reason.strip().rstrip(".").replace("`", "")  # an excerpt, not advice
             parts.append(f"{e} is paper-only: {reason[:160]}" + ("…" if len(reason) > 160 else ""))
     if info.get("seedless_trained"):
         parts.append(f"a second seed of {', '.join(info['seedless_trained'])} (declare repeats) to measure the "

@@ -236,8 +236,11 @@ def test_short_budget_refuses_a_model_too_slow_for_the_cpu_cap(tmp_path, cache, 
 def test_training_time_kind_is_not_run_with_seconds_per_iteration():
     entry = Entry(id="t", row="T", model="_tt_rgb", obtain="train", scale=2, train=Train(recipe="carn"),
                   paper=[PaperCell(metric="train_time", value=1.0, printed="1h", scale=2)])
-    (m,) = measure_training_time(_ctx(entry, None), entry)
+    m, step = measure_training_time(_ctx(entry, None), entry)
     assert m.status == "not-run" and m.extra["seconds_per_iteration"] > 0 and "not comparable" in m.reason
+    # v2: the per-iteration time as its own measured cell, with its repeats (the ratio claims' noise band)
+    assert step.metric == "train_step" and step.status == "measured" and step.value == m.extra["seconds_per_iteration"]
+    assert len(step.extra["repeat_values"]) >= 3 and "only ratios" in step.reason
 
 
 def test_plain_progress_lines_carry_loss_lr_rate_and_eta():

@@ -94,14 +94,22 @@ def load_images(cfg: TrainConfig, files: list[Path], cache_dir: Path) -> tuple[I
             ImageSet.load(val_files, cfg.scale, degradation=deg, cache_dir=cache_dir))
 
 
-def estimate_seconds(cfg: TrainConfig, device: str, repeats: int = 3) -> float:
-    """Estimated wall time of ``cfg`` on ``device``: median measured step time × iterations."""
+def estimate_seconds(cfg: TrainConfig, device: str, repeats: int = 2) -> float:
+    """Estimated wall time of ``cfg`` on ``device``: median measured step time × iterations (the step time
+    is timed once per process for each model and step shape)."""
+    step = _step_seconds(cfg.model, cfg.scale, json.dumps(cfg.model_kwargs, sort_keys=True), cfg.input_kind,
+                         cfg.batch, cfg.hr_patch, cfg.lr, device, repeats)
+    return step * cfg.iterations
+
+
+@functools.lru_cache(maxsize=256)
+def _step_seconds(model: str, scale: int, kwargs: str, input_kind: str, batch: int, hr_patch: int, lr: float,
+                  device: str, repeats: int) -> float:
     from harness.training.timing import time_training_step
 
-    model = build_model(cfg.model, cfg.scale, cfg.model_kwargs, cfg.seed)
-    times = time_training_step(model, cfg.input_kind, cfg.scale, cfg.batch, cfg.hr_patch, lr=cfg.lr,
-                               device=device, repeats=repeats)
-    return sorted(times)[len(times) // 2] * cfg.iterations
+    net = build_model(model, scale, json.loads(kwargs))
+    times = time_training_step(net, input_kind, scale, batch, hr_patch, lr=lr, device=device, repeats=repeats)
+    return sorted(times)[len(times) // 2]
 
 
 def lower_bound_seconds(cfg: TrainConfig) -> float:

@@ -78,15 +78,20 @@ def _jobs(args) -> list[dict]:
 
 
 def cmd_train(args) -> int:
+    import torch
+
     from harness import dispatch
     from harness.obtain import ObtainError
     from harness.training.api import train_job
     from harness.training.recipes import get_budget
 
     if args.device is None:
-        import torch
-
         args.device = "cuda" if torch.cuda.is_available() else "cpu"
+    if args.device == "cuda" and not torch.cuda.is_available() and args.executor != "slurm":
+        print(f"error: --device cuda: no CUDA device is visible to torch here (torch {torch.__version__}, cuda "
+              f"build: {torch.version.cuda or 'none'}); run on a GPU machine, or with --executor slurm "
+              "(slurm.toml), or without --device (CPU)", file=sys.stderr)
+        return 2
     if args.estimate:
         return _estimate(args)
     if get_budget(args.budget).needs_gpu and args.device != "cuda" and args.executor != "slurm":
