@@ -125,11 +125,7 @@ def _check_cpu_cap(suites: list[Suite], opts: RunOptions) -> None:
         return
     from harness.records import entry_scales
     from harness.training import training_key
-    from harness.training.api import (
-        estimate_seconds,
-        lower_bound_seconds,
-        resolve_entry,
-    )
+    from harness.training.api import cpu_estimate, resolve_entry
     from harness.training.recipes import get_budget
     from harness.training.runs import find_record, runs_dir
 
@@ -147,8 +143,7 @@ def _check_cpu_cap(suites: list[Suite], opts: RunOptions) -> None:
                 if find_record(key) is not None or any((runs_dir(None) / key / "ckpt").glob("iter_*.pt")):
                     continue  # finished (re-used) or started (resumed): no new CPU-hours to refuse
                 _, _, cfg = resolve_entry(e, scale, "short")
-                bound = lower_bound_seconds(cfg) / 3600  # cheap: no step of a huge model is timed
-                hours = bound if cap is not None and bound > cap else estimate_seconds(cfg, "cpu") / 3600
+                hours = cpu_estimate(cfg)[0] / 3600
                 if cap is not None and hours > cap:
                     over.append(f"{s.id}/{e.id} ×{scale} ≈{hours:,.1f} CPU-h")
     if over:
@@ -285,19 +280,14 @@ def run_suite(suite: Suite, opts: RunOptions, report: Callable[[str], None] = pr
     ran, skipped, errors = [], [], []
     started = time.perf_counter()
     for i, entry in enumerate(selected, 1):
-        kinds = [k for k in kinds_for(entry, suite) if k in opts.only]
         ctx.profile = suite.entry_profile(entry)
-        budget = effective_budget(suite, entry, opts.budget, opts.data_dir) if "metrics" in kinds else opts.budget
+        budget, jobs = _entry_jobs(suite, entry, opts)
         ctx.budget = budget
         if budget != opts.budget:
             report(f"[{suite.id}] {entry.id}: using its finished {budget!r} training run (asked: {opts.budget!r})")
-        for kind in kinds:
+        for kind, inputs, todo in jobs:
             job = f"{entry.id}:{kind}"
-            inputs = job_inputs(suite, entry, kind, budget=budget, device=opts.device, data_dir=opts.data_dir)
-            h = inputs_hash(inputs)
-            path = record_path(opts.results_dir, suite.id, entry.id, kind)
-            record = read_record(path)
-            if (opts.stale and not _is_stale_job(record, h)) or _up_to_date(record, h, suite, entry, kind, opts):
+            if not todo:
                 skipped.append(job)
                 continue
             report(f"[{suite.id}] entry {i}/{len(selected)} {entry.id}: {kind}{_eta(started, i - 1, len(selected))}")
@@ -320,21 +310,28 @@ def run_suite(suite: Suite, opts: RunOptions, report: Callable[[str], None] = pr
     return SuiteOutcome(doc, ran, skipped, errors, changed)
 
 
-def planned_jobs(suite: Suite, opts: RunOptions) -> list[str]:
-    """The "entry:kind [budget]" jobs ``run_suite`` would measure with these options (the up-to-date and,
-    with --stale, the current ones left out) — computed the same way, nothing measured."""
+def _entry_jobs(suite: Suite, entry: Entry, opts: RunOptions) -> tuple[str, list[tuple[str, dict, bool]]]:
+    """(effective budget, [(kind, job inputs, whether it must run)]) of one entry: the one place that decides
+    which jobs a run measures (``run_suite``) or would measure (``planned_jobs``, ``--dry-run``)."""
+    kinds = [k for k in kinds_for(entry, suite) if k in opts.only]
+    budget = effective_budget(suite, entry, opts.budget, opts.data_dir) if "metrics" in kinds else opts.budget
     jobs = []
+    for kind in kinds:
+        inputs = job_inputs(suite, entry, kind, budget=budget, device=opts.device, data_dir=opts.data_dir)
+        h = inputs_hash(inputs)
+        record = read_record(record_path(opts.results_dir, suite.id, entry.id, kind))
+        skip = (opts.stale and not _is_stale_job(record, h)) or _up_to_date(record, h, suite, entry, kind, opts)
+        jobs.append((kind, inputs, not skip))
+    return budget, jobs
+
+
+def planned_jobs(suite: Suite, opts: RunOptions) -> list[str]:
+    """The "entry:kind [budget]" jobs ``run_suite`` would measure with these options — nothing measured."""
+    out = []
     for entry in (e for e in suite.entries if opts.entries is None or e.id in opts.entries):
-        kinds = [k for k in kinds_for(entry, suite) if k in opts.only]
-        budget = effective_budget(suite, entry, opts.budget, opts.data_dir) if "metrics" in kinds else opts.budget
-        for kind in kinds:
-            inputs = job_inputs(suite, entry, kind, budget=budget, device=opts.device, data_dir=opts.data_dir)
-            h = inputs_hash(inputs)
-            record = read_record(record_path(opts.results_dir, suite.id, entry.id, kind))
-            if (opts.stale and not _is_stale_job(record, h)) or _up_to_date(record, h, suite, entry, kind, opts):
-                continue
-            jobs.append(f"{entry.id}:{kind} [{budget}]")
-    return jobs
+        budget, jobs = _entry_jobs(suite, entry, opts)
+        out += [f"{entry.id}:{kind} [{budget}]" for kind, _inputs, todo in jobs if todo]
+    return out
 
 
 def status_counts(cells: list[dict]) -> dict[str, int]:

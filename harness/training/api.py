@@ -141,6 +141,16 @@ TIMING_LIMIT_S = 0.48  # a CPU step whose lower bound exceeds this (= the short 
 # over the cap for sure: it is not timed, the bound is reported
 
 
+def cpu_estimate(cfg: TrainConfig) -> tuple[float, bool]:
+    """(seconds, is a lower bound) of ``cfg`` on this CPU: the counted-MACs bound when it already puts a step
+    over ``TIMING_LIMIT_S`` (certainly over the cap; nothing timed), else the timed estimate.  The one
+    estimate the short budget's cap is checked with (``reproduce`` up front, ``train``, ``train --estimate``)."""
+    bound = lower_bound_seconds(cfg)
+    if bound / cfg.iterations > TIMING_LIMIT_S:
+        return bound, True
+    return estimate_seconds(cfg, "cpu"), False
+
+
 def check_allowed(recipe: Recipe, budget: Budget, lbl: str, device: str) -> None:
     if budget.needs_gpu and not device.startswith("cuda"):
         raise NotObtainableError(
@@ -211,7 +221,7 @@ def train_entry(ctx: MeasureContext, entry: Entry, scale: int, *, runs_dir: Path
     else:
         folder = root / key
         if not any((folder / "ckpt").glob("iter_*.pt")) and not ctx.device.startswith("cuda") and budget.cpu_hours_cap:
-            est = estimate_seconds(cfg, ctx.device)
+            est, _ = cpu_estimate(cfg)
             if est > budget.cpu_hours_cap * 3600:
                 raise NotObtainableError(
                     f"{lbl}: the {budget.name} budget ({cfg.describe()}) would take about {est / 3600:.1f} h on this "

@@ -144,12 +144,7 @@ def cmd_train(args) -> int:
 def _estimate(args) -> int:
     """Per (entry, scale): the budget's iterations × the median measured step time on ``args.device``."""
     from harness.suite import load_suite
-    from harness.training.api import (
-        TIMING_LIMIT_S,
-        estimate_seconds,
-        lower_bound_seconds,
-        resolve_entry,
-    )
+    from harness.training.api import cpu_estimate, estimate_seconds, resolve_entry
 
     suite = load_suite(args.suite)
     total = 0.0
@@ -160,14 +155,16 @@ def _estimate(args) -> int:
         except ValueError as exc:
             print(f"{entry.id} ×{spec['scale']}: cannot estimate: {exc}")
             continue
-        bound = lower_bound_seconds(cfg) if args.device == "cpu" else 0.0
-        if bound / cfg.iterations > TIMING_LIMIT_S:  # one step would take minutes to time: report the bound
-            total += bound
-            print(f"{entry.id} ×{spec['scale']} [{args.budget}]: {cfg.iterations:,} iterations × ≥{bound / cfg.iterations:.3g} "
-                  f"s/step (batch {cfg.batch}, HR patch {cfg.hr_patch}) ≥ {bound / 3600:,.1f} h on cpu (lower bound from "
+        if args.device == "cpu":
+            sec, bound = cpu_estimate(cfg)
+        else:
+            sec, bound = estimate_seconds(cfg, args.device), False
+        if bound:  # one step would take minutes to time: the counted-MACs lower bound
+            total += sec
+            print(f"{entry.id} ×{spec['scale']} [{args.budget}]: {cfg.iterations:,} iterations × ≥{sec / cfg.iterations:.3g} "
+                  f"s/step (batch {cfg.batch}, HR patch {cfg.hr_patch}) ≥ {sec / 3600:,.1f} h on cpu (lower bound from "
                   "counted multiply-adds at the fastest training rate measured here; a step is too slow to time)")
             continue
-        sec = estimate_seconds(cfg, args.device, repeats=2)
         total += sec
         print(f"{entry.id} ×{spec['scale']} [{args.budget}]: {cfg.iterations:,} iterations × "
               f"{sec / cfg.iterations:.3g} s/step (batch {cfg.batch}, HR patch {cfg.hr_patch}) ≈ {sec / 3600:.2f} h "
