@@ -6,6 +6,9 @@ and returns per-image values, dataset means and a timing breakdown.  Per image:
 1. io — read the HR image (and the shipped LR file when ``profile.lr == 'dataset-files'``);
 2. degradation — crop HR to a multiple of the scale; LR = MATLAB bicubic of it (``profile.lr ==
    'matlab-bicubic'``, conventions.md §1 "HR preparation") or the dataset's LR file;
+   steps 1–2 and the HR side of step 4 are model-independent: ``harness.prepared`` does them once per
+   process and image (a later model scored on the same images finds them done; the timing buckets hold
+   what each call really spent);
 3. forward — by the model's input convention (harness/models/registry.py), float32 in [0, 1]:
    ``rgb``: N×3×h×w LR RGB → RGB;
    ``y``: N×1×h×w Y/255 of the LR (BT.601, float) → Y; the RGB image for RGB metrics and LPIPS takes Cb/Cr
@@ -32,19 +35,19 @@ import numpy as np
 import torch
 
 from harness import datasets as ds
-from harness.degradations import degrade, gaussian8_sigmas, mod_crop
-from harness.images import CorruptDataError, is_grey, read_image
-from harness.imresize import imresize
+from harness import prepared as prep
+from harness.degradations import gaussian8_sigmas
+from harness.images import CorruptDataError, UnsupportedImageError
 from harness.lpips_offline import LpipsUnavailable, get_lpips_model
 from harness.measure import MeasureContext, Measurement
 from harness.metrics import (
     ALL_METRICS,
     aggregate,
-    luma,
     rgb_to_ycbcr,
     score_pair,
     ycbcr_to_rgb,
 )
+from harness.prepared import ImageError, PreparedImage
 from harness.profile import MetricProfile
 from harness.suite import Entry
 
@@ -52,10 +55,6 @@ __all__ = ["EvalResult", "ImageError", "describe_protocol", "evaluate", "measure
 
 INPUT_KINDS = ("rgb", "y", "y_upscaled", "bicubic")
 ProgressFn = Callable[[int, int, str], None]  # (images done, total, current file name)
-
-
-class ImageError(ValueError):
-    """One image cannot be evaluated (too small for the scale or the SSIM window, LR of the wrong size...)."""
 
 
 @dataclass
@@ -135,44 +134,35 @@ def run_model(model, x: torch.Tensor, tile: int | None = None, tile_overlap: int
 
 
 def _to_tensor(img: np.ndarray, device: str) -> torch.Tensor:
-    a = img[:, :, None] if img.ndim == 2 else img
-    return torch.from_numpy(np.ascontiguousarray(a.transpose(2, 0, 1), dtype=np.float32))[None].to(device)
+    """uint8 H×W×3 → 1×3×H×W float32 x/255 (bit-identical to float64 x/255 rounded to float32: tests);
+    float H×W (Y/255) → 1×1×H×W float32."""
+    if img.dtype == np.uint8:
+        t = torch.from_numpy(img.transpose(2, 0, 1)[None].copy())  # a copy: prepared images are read-only
+        return t.to(device).float().div_(255.0)
+    a = img[None] if img.ndim == 2 else img.transpose(2, 0, 1)
+    return torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32))[None].to(device)
 
 
 def _from_tensor(t: torch.Tensor) -> np.ndarray:
-    a = t.detach().float().clamp(0, 1).cpu().numpy()[0].transpose(1, 2, 0)
+    a = t.detach().float().clamp_(0, 1).cpu().numpy()[0].transpose(1, 2, 0)
     return a[:, :, 0] if a.shape[2] == 1 else a
 
 
-def matlab_y_input(hr: np.ndarray, scale: int, input_kind: str, grey: bool) -> np.ndarray:
-    """The luma input of the SRCNN/VDSR MATLAB test code: HR Y in double, bicubic down (and, for
-    ``y_upscaled``, back up), never quantised — not the Y of a uint8 RGB LR image."""
-    y = luma(np.asarray(hr, dtype=np.float64), grey=grey) / 255.0
-    low = imresize(y, scale=1.0 / scale)
-    return low if input_kind == "y" else imresize(low, output_shape=y.shape)
-
-
-def _super_resolve(model, input_kind: str, lr: np.ndarray, hr_shape: tuple[int, int], grey: bool, device: str,
-                   tile: int | None, tile_overlap: int,
-                   y_input: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None]:
-    """(SR RGB — uint8 or float [0, 1] — , model's own Y/255 or None) for one uint8 LR image.
-
-    ``y_input``: the luma to feed a Y model instead of the one derived from ``lr`` (profile y_model_input)."""
+def _super_resolve(model, input_kind: str, img: PreparedImage, device: str, tile: int | None,
+                   tile_overlap: int) -> tuple[np.ndarray, np.ndarray | None]:
+    """(SR RGB — uint8 or float [0, 1] — , model's own Y/255 or None) for one prepared image."""
+    hr_shape = img.hr.shape[:2]
     if input_kind == "bicubic":
-        return imresize(lr, output_shape=hr_shape), None
+        return img.upscaled, None
     if input_kind == "rgb":
-        sr = _from_tensor(run_model(model, _to_tensor(lr / 255.0, device), tile, tile_overlap))
+        sr = _from_tensor(run_model(model, _to_tensor(img.lr, device), tile, tile_overlap))
         _check_shape(sr.shape[:2], hr_shape, input_kind)
         return sr, None
-    up = imresize(lr, output_shape=hr_shape)  # bicubic LR upscaled: Cb/Cr source (and input of y_upscaled)
-    src = lr if input_kind == "y" else up
-    if y_input is None:
-        y_input = luma(src, grey=grey) / 255.0
-    y = _from_tensor(run_model(model, _to_tensor(y_input, device), tile, tile_overlap))
+    y = _from_tensor(run_model(model, _to_tensor(img.y_input, device), tile, tile_overlap))
     _check_shape(y.shape[:2], hr_shape, input_kind)
-    if grey:  # a grey image is its own luma
+    if img.grey:  # a grey image is its own luma
         return np.repeat(y[:, :, None], 3, axis=2), y
-    ycc = rgb_to_ycbcr(up)
+    ycc = rgb_to_ycbcr(img.upscaled)  # Cb/Cr from the bicubic upscale of the LR
     ycc[..., 0] = y * 255.0
     return np.clip(ycbcr_to_rgb(ycc) / 255.0, 0.0, 1.0), y
 
@@ -224,34 +214,31 @@ def evaluate(
     files = images if images is not None else ds.list_images(dataset, data_dir, split)
     timing: dict[str, float] = defaultdict(float)
     per_image: list[dict[str, Any]] = []
+    how = prep.Preparation(scale, input_kind, profile, wanted, degradation,
+                           tuple(sorted((degradation_params or {}).items())))
     t_start = time.perf_counter()
     for i, path in enumerate(files):
         if progress:
             progress(i, len(files), path.name)
         t0 = time.perf_counter()
-        hr, grey = read_image(path), is_grey(path)
         lr_file = ds.lr_path(dataset, data_dir, path, scale, split) if profile.lr == "dataset-files" else None
-        lr = read_image(lr_file) if lr_file else None
-        t1 = time.perf_counter()
         try:
-            hr = mod_crop(hr, scale)
-            if lr is None:
-                lr = degrade(hr, scale, degradation, **(degradation_params or {}))
-            elif lr.shape[:2] != (hr.shape[0] // scale, hr.shape[1] // scale):
-                raise ImageError(f"LR file {lr_file} is {lr.shape[0]}×{lr.shape[1]}, expected HR/{scale}")
+            img, hit = prep.prepare(path, lr_file, how)
+            t1 = time.perf_counter()
+            sr, sr_y = _super_resolve(model, input_kind, img, device, tile, tile_overlap)
             t2 = time.perf_counter()
-            y_in = (matlab_y_input(hr, scale, input_kind, grey)
-                    if profile.y_model_input == "matlab-y" and input_kind in ("y", "y_upscaled") else None)
-            sr, sr_y = _super_resolve(model, input_kind, lr, hr.shape[:2], grey, device, tile, tile_overlap, y_in)
-            t3 = time.perf_counter()
-            values = score_pair(sr, hr, scale, profile, wanted, sr_y=sr_y, grey=grey)
+            values = score_pair(sr, img.hr, scale, profile, wanted, sr_y=sr_y, grey=img.grey,
+                                reference=img.reference)
+        except (CorruptDataError, UnsupportedImageError):
+            raise  # their messages name the file
         except (ImageError, ValueError) as exc:
             raise ImageError(f"{path}: {exc}") from exc
-        t4 = time.perf_counter()
-        timing["io"] += t1 - t0
-        timing["degradation"] += t2 - t1
-        timing["forward"] += t3 - t2
-        timing["metrics"] += t4 - t3
+        t3 = time.perf_counter()
+        spent = {"io": t1 - t0} if hit else img.seconds  # a miss: what preparing cost, bucket by bucket
+        for k, v in spent.items():
+            timing[k] += v
+        timing["forward"] += t2 - t1
+        timing["metrics"] += t3 - t2
         per_image.append({"image": path.name, **values})
     if progress:
         progress(len(files), len(files), "")

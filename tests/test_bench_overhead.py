@@ -1,20 +1,32 @@
-"""Benchmarks (pytest-benchmark; no timed assertions): evaluation-loop overhead and MATLAB bicubic resize.
+"""Benchmarks (pytest-benchmark; no timed assertions): evaluation overhead over a bare forward, the loop's
+own cost, and MATLAB bicubic resize.
 
-``addopts`` has ``--benchmark-disable``, so in CI these run once as plain tests.  Measure with
-``pytest tests/test_bench_overhead.py --benchmark-enable``.
+``addopts`` has ``--benchmark-disable``, so in CI these run once as plain tests (one round each).  Measure
+with ``pytest tests/test_bench_overhead.py --benchmark-enable -s`` (the ratios are printed and kept in the
+benchmark's ``extra_info``).
 """
 
 from __future__ import annotations
 
+import statistics
+import time
+from pathlib import Path
+
 import numpy as np
 import pytest
+import torch
 import torch.nn.functional as F
 from torch import nn
 
-from harness.evaluate import evaluate
+from harness import datasets as ds
+from harness import prepared as prep
+from harness.evaluate import _to_tensor, evaluate
 from harness.images import read_image
 from harness.imresize import imresize
 from harness.profile import PROFILES
+from harness.weights import load_pretrained
+
+OVERHEAD_SETS = ("Set5", "Set14")  # issue #15's measure: CARN-M ×4 over Set5 + Set14
 
 
 class Nearest(nn.Module):
@@ -46,3 +58,94 @@ def test_bench_matlab_bicubic_2040x1356(benchmark, div2k_sized, scale):
     """(b) harness.imresize on uint8 RGB, 1356×2040 (weight matrices cached after the first call)."""
     out = benchmark(imresize, div2k_sized, scale)
     assert out.shape[:2] == (round(1356 * scale), round(2040 * scale))
+
+
+@pytest.mark.realdata
+def test_bench_eval_overhead_vs_bare_forward(benchmark, data_dir, weights_dir):
+    """``evaluate`` (io, degradation, forward, PSNR/SSIM on Y under CARN's 'selfexsr' profile) vs a bare
+    ``model(x)`` over the same LR tensors: CARN-M ×4, published weights, Set5 + Set14, interleaved rounds,
+    ratio of medians.  *cold*: the first evaluation in a process (every image decoded and degraded);
+    *warm*: a later model on the same images (``harness.prepared`` has them).  Goal ≤ 1.03 (issue #15)."""
+    model, _ = load_pretrained("carn_m", 4, weights_dir)
+    profile = PROFILES["selfexsr"]
+    how = prep.Preparation(4, "rgb", profile, ("psnr_y", "ssim_y"))
+    inputs = [_to_tensor(prep.prepare(p, None, how)[0].lr, "cpu")
+              for name in OVERHEAD_SETS for p in ds.list_images(name, data_dir)]
+
+    def bare() -> float:
+        t0 = time.perf_counter()
+        with torch.inference_mode():
+            for x in inputs:
+                model(x)
+        return time.perf_counter() - t0
+
+    def harness_run() -> list:
+        return [evaluate(model, "rgb", name, 4, profile, data_dir) for name in OVERHEAD_SETS]
+
+    def timed(cold: bool) -> tuple[float, list]:
+        if cold:
+            prep.clear()
+        t0 = time.perf_counter()
+        res = harness_run()
+        return time.perf_counter() - t0, res
+
+    bare()  # warm-up: first-call allocations
+    rounds = 1 if benchmark.disabled else 5
+    t_bare, t_cold, t_warm = [], [], []
+    for _ in range(rounds):  # interleaved: the shared CPU's drift hits all three alike
+        t_bare.append(bare())
+        t, cold = timed(cold=True)
+        t_cold.append(t)
+        t, warm = timed(cold=False)
+        t_warm.append(t)
+    assert [r.per_image for r in warm] == [r.per_image for r in cold]  # prepared images change no score
+    b = statistics.median(t_bare)
+    ratios = {"cold": statistics.median(t_cold) / b, "warm": statistics.median(t_warm) / b}
+    buckets = {k: round(sum(r.timing.get(k, 0.0) for r in warm), 4) for k in ("io", "degradation", "forward", "metrics")}
+    benchmark.extra_info.update({"bare_forward_s": round(b, 4), "ratio_cold": round(ratios["cold"], 4),
+                                 "ratio_warm": round(ratios["warm"], 4), "warm_buckets_s": buckets,
+                                 "rounds": rounds, "torch_threads": torch.get_num_threads()})
+    benchmark.pedantic(harness_run, rounds=1, iterations=1)
+    print(f"\nCARN-M ×4 {'+'.join(OVERHEAD_SETS)}: bare forward {b:.3f} s; evaluate / bare = "
+          f"{ratios['cold']:.3f} cold, {ratios['warm']:.3f} warm (median of {rounds}); warm buckets {buckets}")
+
+
+@pytest.mark.realdata
+def test_bench_rerun_with_nothing_changed(benchmark, data_dir, weights_dir, tmp_path):
+    """A re-run of a committed suite (CARN Table 1, from a copy of its run records) with nothing changed: it
+    measures nothing and leaves every file byte-identical.  Ratio: its time over the wall time the records
+    say the jobs behind its current cells took to measure."""
+    import shutil
+
+    from harness.records import load_records
+    from harness.runner import RunOptions, run_suite
+    from harness.suite import load_suite
+
+    repo = Path(__file__).resolve().parent.parent
+    suite = load_suite(repo / "suites" / "carn_table1.toml")
+    results = tmp_path / "results"
+    shutil.copytree(repo / "results" / "records" / suite.id, results / "records" / suite.id)
+    shutil.copy(repo / "results" / f"{suite.id}.json", results / f"{suite.id}.json")
+    opts = RunOptions(results_dir=results, data_dir=data_dir, weights_dir=weights_dir, progress=False)
+
+    def listing() -> list[Path]:
+        return sorted(p for p in results.rglob("*") if p.is_file() and not p.name.endswith(".lock"))
+
+    files = listing()
+    before = {p: p.read_bytes() for p in files}
+
+    def rerun():
+        return run_suite(suite, opts, report=lambda m: None)
+
+    t0 = time.perf_counter()
+    out = rerun()
+    t_rerun = time.perf_counter() - t0
+    assert not out.ran and not out.changed and not out.errors and out.skipped
+    assert listing() == files and all(p.read_bytes() == before[p] for p in files)
+    measured_s = sum(rec["wall_s"].get(run, 0.0) for rec in load_records(results, suite.id)
+                     for run in {c["run"] for c in rec["cells"]})
+    benchmark.extra_info.update({"rerun_s": round(t_rerun, 3), "jobs_skipped": len(out.skipped),
+                                 "measuring_wall_s": round(measured_s, 1), "ratio": round(t_rerun / measured_s, 5)})
+    benchmark.pedantic(rerun, rounds=1, iterations=1)
+    print(f"\nre-run of {suite.id} with nothing changed: {t_rerun:.2f} s, {len(out.skipped)} jobs up to date, "
+          f"files identical; measuring them took {measured_s:,.0f} s (records); ratio {t_rerun / measured_s:.2e}")

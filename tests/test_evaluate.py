@@ -13,6 +13,7 @@ from torch import nn
 
 import harness.evaluate as ev
 from harness import obtain
+from harness import prepared as prep
 from harness.datasets import MissingDataError
 from harness.degradations import degrade, mod_crop
 from harness.evaluate import ImageError, evaluate, measure_metrics, run_model
@@ -167,6 +168,57 @@ def test_tiled_evaluation_matches_untiled(data_dir):
     tiled = evaluate(model, "rgb", "Set5", 4, BASICSR, data_dir, tile=40, tile_overlap=4)
     for k, v in whole.means.items():
         assert tiled.means[k] == pytest.approx(v, abs=1e-6)
+
+
+# --- prepared images (harness.prepared) -------------------------------------------------------------------
+
+
+def test_uint8_input_tensor_is_bit_identical_to_float64_division():
+    v = np.arange(256, dtype=np.uint8)
+    img = np.stack([v, v[::-1], v], 1)[None].repeat(3, 0)  # every value in every channel
+    want = torch.from_numpy(np.ascontiguousarray((img / 255.0).transpose(2, 0, 1), dtype=np.float32))[None]
+    got = ev._to_tensor(img, "cpu")
+    assert got.is_contiguous() and got.dtype == torch.float32 and torch.equal(got, want)
+
+
+@pytest.mark.parametrize("kind", ["rgb", "y", "y_upscaled", "bicubic"])
+def test_prepared_images_are_reused_and_change_nothing(tmp_path, monkeypatch, kind):
+    """A second evaluation of the same files finds them prepared (io ≈ 0) and scores identically to an
+    evaluation with the cache off; a file rewritten in place is prepared again."""
+    rng = np.random.default_rng(7)
+    path = tmp_path / "a.png"
+    Image.fromarray(rng.integers(0, 256, (48, 40, 3)).astype(np.uint8)).save(path)
+    model = "bicubic" if kind == "bicubic" else Nearest(1 if kind == "y_upscaled" else 4)
+    prep.clear()
+    run = lambda profile=BASICSR: evaluate(model, kind, "Set5", 4, profile, tmp_path, images=[path],
+                                           metrics=("psnr_y", "ssim_y", "psnr_rgb", "ssim_rgb"))
+    first, second = run(), run()
+    assert second.per_image == first.per_image and second.timing["io"] < first.timing["io"]
+    monkeypatch.setenv("SRBENCH_EVAL_CACHE_MB", "0")
+    assert run().per_image == first.per_image
+    monkeypatch.delenv("SRBENCH_EVAL_CACHE_MB")
+    assert run(PROFILES["selfexsr"]).per_image != first.per_image  # the profile is part of the key
+    Image.fromarray(rng.integers(0, 256, (40, 48, 3)).astype(np.uint8)).save(path)  # same name, new content
+    assert run().per_image != first.per_image
+
+
+def test_prepared_images_are_read_only_and_the_cache_is_bounded(tmp_path, monkeypatch):
+    Image.fromarray(np.full((64, 64, 3), 90, np.uint8)).save(tmp_path / "a.png")
+    how = prep.Preparation(4, "y", BASICSR, ("psnr_y", "ssim_y"))
+    prep.clear()
+    img, hit = prep.prepare(tmp_path / "a.png", None, how)
+    assert not hit and prep.prepare(tmp_path / "a.png", None, how)[1]
+    with pytest.raises(ValueError, match="read-only"):
+        img.hr[0, 0, 0] = 1
+    Image.fromarray(np.full((64, 64, 3), 30, np.uint8)).save(tmp_path / "b.png")
+    monkeypatch.setenv("SRBENCH_EVAL_CACHE_MB", str(img.nbytes * 1.5 / 2**20))  # room for one image
+    prep.clear()
+    prep.prepare(tmp_path / "a.png", None, how)
+    prep.prepare(tmp_path / "b.png", None, how)  # does not fit: not kept, and a.png is not evicted for it
+    assert prep.prepare(tmp_path / "a.png", None, how)[1] and not prep.prepare(tmp_path / "b.png", None, how)[1]
+    monkeypatch.setenv("SRBENCH_EVAL_CACHE_MB", "lots")
+    with pytest.raises(ValueError, match="SRBENCH_EVAL_CACHE_MB='lots'"):
+        prep.prepare(tmp_path / "a.png", None, how)
 
 
 # --- bad inputs -------------------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ import pickle
 import numpy as np
 import pytest
 from pydantic import ValidationError
+from skimage.metrics import structural_similarity
 
 from harness import lpips_offline
 from harness.images import read_image
@@ -16,6 +17,7 @@ from harness.metrics import (
     aggregate,
     lpips_distance,
     luma,
+    prepare_reference,
     psnr,
     quantize,
     rgb_to_y,
@@ -160,6 +162,44 @@ def test_ssim_variants_and_rgb_mean():
     assert ssim(rgb_x, rgb_y) == pytest.approx(np.mean([ssim(rgb_x[..., c], rgb_y[..., c]) for c in range(3)]))
     with pytest.raises(ValueError):
         ssim(x, y, "matlab-3d")
+
+
+def _skimage_wang(x, y):
+    return structural_similarity(x, y, gaussian_weights=True, sigma=1.5, use_sample_covariance=False,
+                                 data_range=255.0)
+
+
+@pytest.mark.parametrize("shape", [(11, 11), (12, 37), (97, 131), (250, 201)])
+def test_wang_ssim_equals_skimage(shape):
+    """Own Wang SSIM (valid map, reusable reference statistics) = skimage's, odd sizes and borders too."""
+    rng = np.random.default_rng(sum(shape))
+    hr = rng.integers(0, 256, shape).astype(np.float64)
+    for sr in (np.clip(hr + rng.normal(0, 12, shape), 0, 255), np.floor(rng.uniform(0, 255, shape)), hr.copy()):
+        assert ssim(sr, hr) == pytest.approx(_skimage_wang(sr, hr), abs=1e-12)
+
+
+@pytest.mark.realdata
+def test_wang_ssim_equals_skimage_on_real_images(data_dir):
+    hr = read_image(data_dir / "benchmark" / "Set5" / "HR" / "butterfly.png")
+    y = rgb_to_y(hr, "round")
+    shifted = np.roll(y, 1, axis=1)  # a plausible SR error: one-pixel misalignment
+    assert ssim(shifted, y) == pytest.approx(_skimage_wang(shifted, y), abs=1e-12)
+    with pytest.raises(ValueError, match="smaller than the 11×11"):
+        ssim(y[:10, :40], y[:10, :40])
+
+
+def test_prepared_reference_gives_the_same_scores():
+    rng = np.random.default_rng(5)
+    hr = rng.integers(0, 256, (48, 52, 3)).astype(np.uint8)
+    sr = np.clip(hr / 255.0 + rng.normal(0, 0.03, hr.shape), 0, 1).astype(np.float32)
+    every = {"psnr_y", "ssim_y", "psnr_rgb", "ssim_rgb"}
+    for profile in (BASICSR, PROFILES["selfexsr"], MetricProfile(ssim="skimage-default")):
+        ref = prepare_reference(hr, 4, profile, every)
+        assert score_pair(sr, hr, 4, profile, every, reference=ref) == score_pair(sr, hr, 4, profile, every)
+    with pytest.raises(ValueError, match="prepared for another scale"):
+        score_pair(sr, hr, 2, BASICSR, every, reference=prepare_reference(hr, 4, BASICSR, every))
+    with pytest.raises(ValueError, match="prepared for another"):
+        score_pair(sr, hr, 4, BASICSR, {"psnr_y"}, reference=prepare_reference(hr, 4, BASICSR, every))
 
 
 def test_score_pair_applies_profile_knobs():
