@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from harness.degradations import degrade, mod_crop
-from harness.images import is_grey, read_image
+from harness.images import CorruptDataError, is_grey, read_image
 from harness.imresize import imresize
 from harness.metrics import Reference, luma, prepare_reference
 from harness.profile import MetricProfile
@@ -67,7 +67,10 @@ def matlab_y_input(hr: np.ndarray, scale: int, input_kind: str, grey: bool) -> n
 def _stat(path: Path | None) -> tuple | None:
     if path is None:
         return None
-    st = path.stat()
+    try:
+        st = path.stat()
+    except OSError as exc:
+        raise CorruptDataError(f"{path}: cannot be read ({exc}); re-download or restore it") from None
     return (str(path.resolve()), st.st_size, st.st_mtime_ns)
 
 

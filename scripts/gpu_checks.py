@@ -11,7 +11,11 @@ Writes ``$OUT/gpu_checks.json`` (or ``--out``): provenance (harness commit, torc
    smoke --device cuda`` (nccl) in a scratch runs dir, with its record;
 3. ``throughput``: RepSR Fig. 1 (fp16 ``.half()``, batch 4, 320×180 → ×4) and STEA (fp32, 1×3×64×64)
    protocols of ``harness.throughput`` for every zoo model, plus the fp16 × channels_last ×
-   cudnn.benchmark grid for RepSR's protocol.
+   cudnn.benchmark grid for RepSR's protocol;
+4. ``eval_overhead``: ``evaluate(device="cuda")`` vs a bare synchronised forward, CARN-M ×4 (published
+   weights) over Set5 + Set14, cold and warm (``harness.prepared``) — the CPU figures are in the README's
+   "Speed"; on a GPU the metrics, computed on the CPU, are expected to dominate.  Needs
+   ``SRBENCH_DATA_DIR`` and ``SRBENCH_WEIGHTS_DIR`` on the device machine; skipped otherwise.
 
 Each part is time-boxed (``--budget-s`` in all); what did not fit is listed under ``skipped``.
 Untested on hardware when written (no GPU was lent to the session that wrote it).
@@ -117,6 +121,48 @@ def throughput(model_name: str) -> list[dict]:
     return rows
 
 
+def eval_overhead(rounds: int = 3, device: str = "cuda") -> dict:
+    from harness import datasets as ds
+    from harness import prepared as prep
+    from harness.evaluate import _to_tensor, evaluate
+    from harness.profile import PROFILES
+    from harness.weights import load_pretrained
+
+    data = os.environ.get("SRBENCH_DATA_DIR")
+    if not data or not Path(data, "benchmark", "Set5").is_dir():
+        return {"skipped": "SRBENCH_DATA_DIR with benchmark/Set5 and Set14 is not on this machine"}
+    model, _ = load_pretrained("carn_m", 4)
+    model = model.to(device).eval()
+    sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
+    profile, sets = PROFILES["selfexsr"], ("Set5", "Set14")
+    how = prep.Preparation(4, "rgb", profile, ("psnr_y", "ssim_y"))
+    xs = [_to_tensor(prep.prepare(p, None, how)[0].lr, device) for n in sets for p in ds.list_images(n, data)]
+
+    def bare() -> float:
+        sync()
+        t0 = time.perf_counter()
+        with torch.inference_mode():
+            for x in xs:
+                model(x)
+        sync()
+        return time.perf_counter() - t0
+
+    def run(cold: bool) -> tuple[float, dict]:
+        if cold:
+            prep.clear()
+        t0 = time.perf_counter()
+        res = [evaluate(model, "rgb", n, 4, profile, data, device=device) for n in sets]
+        return time.perf_counter() - t0, {k: sum(r.timing.get(k, 0.0) for r in res) for k in res[0].timing}
+
+    bare()
+    rows = []
+    for _ in range(rounds):
+        b, (c, _), (w, buckets) = bare(), run(True), run(False)
+        rows.append({"bare_s": b, "cold_s": c, "warm_s": w, "warm_buckets_s": buckets})
+    med = lambda k: sorted(r[k] for r in rows)[len(rows) // 2]
+    return {"rounds": rows, "ratio_cold": med("cold_s") / med("bare_s"), "ratio_warm": med("warm_s") / med("bare_s")}
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", type=Path, default=Path(os.environ.get("OUT", "gpu_checks_out")))
@@ -129,7 +175,8 @@ def main() -> int:
 
     start = time.monotonic()
     left = lambda: args.budget_s - (time.monotonic() - start)
-    doc = {"provenance": provenance(), "train_steps": [], "ddp": None, "throughput": [], "skipped": [], "errors": []}
+    doc = {"provenance": provenance(), "train_steps": [], "ddp": None, "throughput": [], "eval_overhead": None,
+           "skipped": [], "errors": []}
     models = [m for m in list_models() if not m.startswith("_")]
     args.out.mkdir(parents=True, exist_ok=True)
     path = args.out / "gpu_checks.json"
@@ -141,6 +188,11 @@ def main() -> int:
         doc["ddp"] = ddp_run(min(120.0, left() * 0.3))
     except Exception:  # noqa: BLE001 — record and go on
         doc["errors"].append({"part": "ddp", "error": traceback.format_exc()[-2000:]})
+    save()
+    try:
+        doc["eval_overhead"] = eval_overhead()
+    except Exception:  # noqa: BLE001 — record and go on
+        doc["errors"].append({"part": "eval_overhead", "error": traceback.format_exc()[-2000:]})
     save()
     for part, fn in (("train_steps", lambda m: [train_steps(m, False), train_steps(m, True)]),
                      ("throughput", throughput)):

@@ -17,7 +17,7 @@ from harness import prepared as prep
 from harness.datasets import MissingDataError
 from harness.degradations import degrade, mod_crop
 from harness.evaluate import ImageError, evaluate, measure_metrics, run_model
-from harness.images import read_image
+from harness.images import CorruptDataError, read_image
 from harness.lpips_offline import LpipsUnavailable
 from harness.measure import MeasureContext
 from harness.metrics import score_pair
@@ -231,6 +231,11 @@ def test_image_smaller_than_scale_or_window_names_the_file(tmp_path):
     Image.fromarray(np.zeros((16, 16, 3), np.uint8)).save(tmp_path / "small.png")
     with pytest.raises(ImageError, match="small.png"):  # 8×8 after shaving 4: no 11×11 SSIM window fits
         evaluate("bicubic", "bicubic", "Set5", 4, BASICSR, tmp_path, images=[tmp_path / "small.png"])
+
+
+def test_a_missing_image_is_a_data_error_naming_the_file(tmp_path):
+    with pytest.raises(CorruptDataError, match="gone.png.*re-download or restore"):
+        evaluate("bicubic", "bicubic", "Set5", 4, BASICSR, tmp_path, images=[tmp_path / "gone.png"])
 
 
 def test_wrong_model_output_size_is_an_error(tmp_path):
