@@ -145,10 +145,10 @@ def _check_cpu_cap(suites: list[Suite], opts: RunOptions) -> None:
                 _, _, cfg = resolve_entry(e, scale, "short")
                 hours = cpu_estimate(cfg)[0] / 3600
                 if cap is not None and hours > cap:
-                    over.append(f"{s.id}/{e.id} ×{scale} ≈{hours:,.1f} CPU-h")
+                    over.append(f"{s.id}/{e.id} ×{scale} ≈{hours:,.1f} CPU-h ({cfg.iterations:,} iterations)")
     if over:
         raise RunRefused(f"--budget short: over the {cap:g} CPU-hour cap of the short budget here: {', '.join(over)} "
-                         "(estimated from counted multiply-adds or a measured step, × 15,000 iterations); run them on a GPU (`--device cuda`, or "
+                         "(estimated from counted multiply-adds or a measured step); run them on a GPU (`--device cuda`, or "
                          "`python -m harness train SUITE --entries … --budget short --executor slurm`), or leave "
                          "them out with --entries")
 

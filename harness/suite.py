@@ -16,6 +16,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PrivateAttr,
     ValidationError,
     field_validator,
     model_validator,
@@ -72,6 +73,17 @@ class Train(_Strict):
     seed: int = 0
 
 
+class BudgetSize(_Strict):
+    """A table's own size of the ``short`` budget (``[budgets.short]`` in a suite file): every trained row of
+    the table gets it, so the rows stay an equal-budget comparison while a table of heavy models fits the
+    budget's CPU cap here.  ``note``: how it was sized (measured steps/s, rows, CPU-hours)."""
+
+    iterations: int = Field(gt=0)
+    batch: int = Field(gt=0)
+    hr_patch: int = Field(gt=0)
+    note: str = Field(min_length=1)
+
+
 class Count(_Strict):
     """Counting conventions that reproduce a paper's complexity columns (conventions.md §3).
 
@@ -126,6 +138,12 @@ class Entry(_Strict):
     datasets: list[str] = Field(default_factory=list)  # extra datasets to evaluate beyond printed cells
     paper: list[PaperCell] = Field(default_factory=list)
     notes: list[str] = Field(default_factory=list)
+    # the suite's [budgets] (BudgetSize), set by Suite for its trained rows: one size for every row
+    _budget_sizes: dict[str, BudgetSize] = PrivateAttr(default_factory=dict)
+
+    def budget_size(self, budget: str) -> BudgetSize | None:
+        """This row's table-specific size of ``budget`` (``[budgets.<name>]`` of its suite), if any."""
+        return self._budget_sizes.get(budget)
 
     @field_validator("id")
     @classmethod
@@ -203,7 +221,16 @@ class Suite(_Strict):
     figures: list[FigureDecl] = Field(default_factory=list)  # [[figures]]: the paper's own trade-off charts
     entries: list[Entry]
     claims: list[Claim] = Field(default_factory=list)  # [[claims]] at the end of the file (harness/claims.py)
+    # [budgets.short]: this table's size of the short budget, for every trained row (BudgetSize)
+    budgets: dict[Literal["short"], BudgetSize] = Field(default_factory=dict)
     path: Path | None = Field(default=None, exclude=True)
+
+    @model_validator(mode="after")
+    def _share_budget_sizes(self) -> Suite:
+        for e in self.entries:
+            if e.obtain == "train":
+                e._budget_sizes = dict(self.budgets)
+        return self
 
     @model_validator(mode="after")
     def _claims_consistent(self) -> Suite:

@@ -9,6 +9,7 @@ iterations exceeds the budget's ``cpu_hours_cap`` (the reason gives the estimate
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import time
@@ -55,11 +56,25 @@ def recipe_name(entry: Entry) -> str:
     return MODEL_RECIPES.get(entry.model or "", "default")
 
 
+def sized_budget(budget: Budget, size) -> Budget:
+    """``budget`` with a table's own iterations, batch and HR patch (``suite.BudgetSize``); checkpoints and
+    validation at least every tenth / quarter of the run, so a short run stays resumable and has a curve."""
+    if size is None:
+        return budget
+    n = size.iterations
+    return dataclasses.replace(
+        budget, iterations=n, batch=size.batch, hr_patch=size.hr_patch,
+        checkpoint_every=min(budget.checkpoint_every, max(1, n // 10)),
+        val_every=min(budget.val_every, max(1, n // 4)) if budget.val_every else 0,
+        description=f"{budget.description}; sized for this table: {size.note}",
+    )
+
+
 def resolve_entry(entry: Entry, scale: int, budget_name: str, seed: int | None = None) -> tuple[Recipe, Budget, TrainConfig]:
     """(recipe, budget, config without the data fingerprint); ``BudgetError`` when they cannot be combined."""
     from harness.models import get_spec
 
-    recipe, budget = get_recipe(recipe_name(entry)), get_budget(budget_name)
+    recipe, budget = get_recipe(recipe_name(entry)), sized_budget(get_budget(budget_name), entry.budget_size(budget_name))
     if seed is None:  # the entry's declared seed (Train.seed), 0 by default
         seed = entry.train.seed if entry.train is not None else 0
     declared = entry.train.dataset if entry.train is not None and "dataset" in entry.train.model_fields_set else None
@@ -137,16 +152,16 @@ def _patch_gmacs(model: str, scale: int, kwargs: str, input_kind: str, hr_patch:
                             shape=shape, method="true-size").gmacs
 
 
-TIMING_LIMIT_S = 0.48  # a CPU step whose lower bound exceeds this (= the short budget's 2 h cap / 15,000 iterations) is
-# over the cap for sure: it is not timed, the bound is reported
+STEP_TIMING_LIMIT_S = 0.48  # a step whose lower bound exceeds this is not timed (a few steps would take minutes)
 
 
 def cpu_estimate(cfg: TrainConfig) -> tuple[float, bool]:
-    """(seconds, is a lower bound) of ``cfg`` on this CPU: the counted-MACs bound when it already puts a step
-    over ``TIMING_LIMIT_S`` (certainly over the cap; nothing timed), else the timed estimate.  The one
+    """(seconds, is a lower bound) of ``cfg`` on this CPU: the counted-MACs bound when it is already over the
+    budget's CPU cap (certainly over it) or a step is too slow to time, else the timed estimate.  The one
     estimate the short budget's cap is checked with (``reproduce`` up front, ``train``, ``train --estimate``)."""
     bound = lower_bound_seconds(cfg)
-    if bound / cfg.iterations > TIMING_LIMIT_S:
+    cap = get_budget(cfg.budget).cpu_hours_cap
+    if (cap is not None and bound > cap * 3600) or bound / cfg.iterations > STEP_TIMING_LIMIT_S:
         return bound, True
     return estimate_seconds(cfg, "cpu"), False
 
