@@ -117,3 +117,42 @@ def test_unknown_profile(tmp_path):
 def test_unknown_suite_id_lists_known():
     with pytest.raises(SuiteError, match=r"no such suite file; known suites: .*uae_table2"):
         load_suite("no_such_suite")
+
+
+TRAINED = GOOD + """
+[[entries]]
+id = "fsrcnn_x4"
+row = "FSRCNN"
+model = "fsrcnn"
+obtain = "train"
+scale = 4
+train = {{ recipe = "fsrcnn" }}
+paper = [ {{ metric = "psnr_y", value = 30.71, printed = "30.71", dataset = "Set5" }} ]
+"""
+
+
+def test_a_table_sizes_its_short_budget_for_every_trained_row(tmp_path):
+    """[budgets.short]: the table's own iterations / batch / patch reach every trained row's config (and its
+    run key); smoke and paper are untouched; checkpoints stay at least every tenth of the run."""
+    from harness.training.api import resolve_entry
+
+    sized = TRAINED + '\n[budgets.short]\niterations = 300\nbatch = 8\nhr_patch = 48\nnote = "measured: 1 s/step"\n'
+    entry = load_suite(write(tmp_path, sized)).entry("fsrcnn_x4")
+    (tmp_path / "p").mkdir()
+    plain = load_suite(write(tmp_path / "p", TRAINED)).entry("fsrcnn_x4")
+    _, budget, cfg = resolve_entry(entry, 4, "short")
+    assert (cfg.iterations, cfg.batch, cfg.hr_patch, cfg.checkpoint_every) == (300, 8, 48, 30)
+    assert "measured: 1 s/step" in budget.description
+    assert cfg.hash() != resolve_entry(plain, 4, "short")[2].hash()
+    assert resolve_entry(entry, 4, "smoke")[2] == resolve_entry(plain, 4, "smoke")[2]
+    assert load_suite(write(tmp_path, sized)).entry("rb").budget_size("short") is None  # not a trained row
+
+
+@pytest.mark.parametrize("bad, match", [
+    ('[budgets.paper]\niterations = 3\nbatch = 8\nhr_patch = 48\nnote = "x"\n', r"budgets\.paper.*short"),
+    ('[budgets.short]\niterations = 0\nbatch = 8\nhr_patch = 48\nnote = "x"\n', r"budgets\.short\.iterations.*greater than 0"),
+    ('[budgets.short]\niterations = 300\nbatch = 8\nhr_patch = 48\n', r"budgets\.short\.note.*Field required"),
+])
+def test_a_malformed_budget_size_is_named(tmp_path, bad, match):
+    with pytest.raises(SuiteError, match=rf"(?s)t_suite\.toml.*{match}"):
+        load_suite(write(tmp_path, TRAINED + "\n" + bad))
