@@ -73,7 +73,17 @@ def print_outcomes(outcomes: Iterable[tuple], opts, out=print) -> None:
         for line in entry_lines(o.doc, o.ran):
             out(line)
         for c in o.doc.get("claims", []) or []:
-            out(f"  claim {c['id']}: paper {c.get('paper_verdict')}, measured {c.get('verdict')}")
+            out(claim_line(c))
+
+
+def claim_line(c: dict, width: int = 220) -> str:
+    """One claim at the end of a run: both verdicts, and for a judged measurement the rows' measured gaps
+    (its ``detail``, budget named) — the ordering a user came for."""
+    line = f"  claim {c['id']}: paper {c.get('paper_verdict')}, measured {c.get('verdict')}"
+    if c.get("verdict") not in (None, "not-run") and c.get("detail"):
+        detail = f" [{c['budget']}] {c['detail']}" if c.get("budget") else f" {c['detail']}"
+        line += " —" + (detail if len(detail) <= width else detail[:width - 1] + "…")
+    return line
 
 
 # ---------------------------------------------------------------------------------------------- to finish

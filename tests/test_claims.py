@@ -293,3 +293,15 @@ def test_ratio_claim_on_a_measured_substitute_metric_with_timing_repeats(rep, ec
     assert out["paper_verdict"] == "holds"  # 4h54m / 9h50m ... on the paper's own numbers
     assert out["verdict"] == verdict, out["detail"]
     assert "timed repeats" in out["noise"]["source"] and out["measured_metric"] == "train_step"
+
+
+def test_the_end_of_a_run_shows_a_judged_claims_measured_gaps():
+    from harness.summary import claim_line
+
+    judged = {"id": "c", "paper_verdict": "holds", "verdict": "fails", "budget": "short",
+              "detail": "a vs b mean over 4 columns: [-0.098, -0.003] fails"}
+    assert claim_line(judged) == ("  claim c: paper holds, measured fails — [short] a vs b mean over 4 columns: "
+                                  "[-0.098, -0.003] fails")
+    assert claim_line({**judged, "verdict": "not-run"}) == "  claim c: paper holds, measured not-run"
+    long = claim_line({**judged, "detail": "x" * 500}, width=40)
+    assert long.endswith("…") and len(long) < 120
