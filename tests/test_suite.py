@@ -142,7 +142,7 @@ def test_a_table_sizes_its_short_budget_for_every_trained_row(tmp_path):
     plain = load_suite(write(tmp_path / "p", TRAINED)).entry("fsrcnn_x4")
     _, budget, cfg = resolve_entry(entry, 4, "short")
     assert (cfg.iterations, cfg.batch, cfg.hr_patch, cfg.checkpoint_every) == (300, 8, 48, 30)
-    assert "measured: 1 s/step" in budget.description
+    assert "sized for this table ([budgets.short]" in budget.description
     assert cfg.hash() != resolve_entry(plain, 4, "short")[2].hash()
     assert resolve_entry(entry, 4, "smoke")[2] == resolve_entry(plain, 4, "smoke")[2]
     assert load_suite(write(tmp_path, sized)).entry("rb").budget_size("short") is None  # not a trained row

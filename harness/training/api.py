@@ -66,7 +66,7 @@ def sized_budget(budget: Budget, size) -> Budget:
         budget, iterations=n, batch=size.batch, hr_patch=size.hr_patch,
         checkpoint_every=min(budget.checkpoint_every, max(1, n // 10)),
         val_every=min(budget.val_every, max(1, n // 4)) if budget.val_every else 0,
-        description=f"{budget.description}; sized for this table: {size.note}",
+        description=f"{budget.description}; sized for this table ([budgets.{budget.name}] of its suite file)",
     )
 
 
