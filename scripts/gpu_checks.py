@@ -122,9 +122,7 @@ def throughput(model_name: str) -> list[dict]:
 
 
 def eval_overhead(rounds: int = 3, device: str = "cuda") -> dict:
-    from harness import datasets as ds
-    from harness import prepared as prep
-    from harness.evaluate import _to_tensor, evaluate
+    from harness.bench import eval_overhead as measure
     from harness.profile import PROFILES
     from harness.weights import load_pretrained
 
@@ -132,35 +130,8 @@ def eval_overhead(rounds: int = 3, device: str = "cuda") -> dict:
     if not data or not Path(data, "benchmark", "Set5").is_dir():
         return {"skipped": "SRBENCH_DATA_DIR with benchmark/Set5 and Set14 is not on this machine"}
     model, _ = load_pretrained("carn_m", 4)
-    model = model.to(device).eval()
-    sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
-    profile, sets = PROFILES["selfexsr"], ("Set5", "Set14")
-    how = prep.Preparation(4, "rgb", profile, ("psnr_y", "ssim_y"))
-    xs = [_to_tensor(prep.prepare(p, None, how)[0].lr, device) for n in sets for p in ds.list_images(n, data)]
-
-    def bare() -> float:
-        sync()
-        t0 = time.perf_counter()
-        with torch.inference_mode():
-            for x in xs:
-                model(x)
-        sync()
-        return time.perf_counter() - t0
-
-    def run(cold: bool) -> tuple[float, dict]:
-        if cold:
-            prep.clear()
-        t0 = time.perf_counter()
-        res = [evaluate(model, "rgb", n, 4, profile, data, device=device) for n in sets]
-        return time.perf_counter() - t0, {k: sum(r.timing.get(k, 0.0) for r in res) for k in res[0].timing}
-
-    bare()
-    rows = []
-    for _ in range(rounds):
-        b, (c, _), (w, buckets) = bare(), run(True), run(False)
-        rows.append({"bare_s": b, "cold_s": c, "warm_s": w, "warm_buckets_s": buckets})
-    med = lambda k: sorted(r[k] for r in rows)[len(rows) // 2]
-    return {"rounds": rows, "ratio_cold": med("cold_s") / med("bare_s"), "ratio_warm": med("warm_s") / med("bare_s")}
+    m = measure(model, 4, ("Set5", "Set14"), PROFILES["selfexsr"], data, device=device, rounds=rounds)
+    return {k: v for k, v in m.items() if k not in ("cold", "warm")}
 
 
 def main() -> int:

@@ -18,9 +18,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from harness import datasets as ds
-from harness import prepared as prep
-from harness.evaluate import _to_tensor, evaluate
+from harness.bench import eval_overhead
+from harness.evaluate import evaluate
 from harness.images import read_image
 from harness.imresize import imresize
 from harness.profile import PROFILES
@@ -64,50 +63,23 @@ def test_bench_matlab_bicubic_2040x1356(benchmark, div2k_sized, scale):
 def test_bench_eval_overhead_vs_bare_forward(benchmark, data_dir, weights_dir):
     """``evaluate`` (io, degradation, forward, PSNR/SSIM on Y under CARN's 'selfexsr' profile) vs a bare
     ``model(x)`` over the same LR tensors: CARN-M ×4, published weights, Set5 + Set14, interleaved rounds,
-    ratio of medians.  *cold*: the first evaluation in a process (every image decoded and degraded);
-    *warm*: a later model on the same images (``harness.prepared`` has them).  Goal ≤ 1.03 (issue #15)."""
+    ratio of medians (``harness.bench``).  *cold*: the first evaluation in a process (every image decoded and
+    degraded); *warm*: a later model on the same images (``harness.prepared`` has them).  Goal ≤ 1.03
+    (issue #15)."""
     model, _ = load_pretrained("carn_m", 4, weights_dir)
     profile = PROFILES["selfexsr"]
-    how = prep.Preparation(4, "rgb", profile, ("psnr_y", "ssim_y"))
-    inputs = [_to_tensor(prep.prepare(p, None, how)[0].lr, "cpu")
-              for name in OVERHEAD_SETS for p in ds.list_images(name, data_dir)]
-
-    def bare() -> float:
-        t0 = time.perf_counter()
-        with torch.inference_mode():
-            for x in inputs:
-                model(x)
-        return time.perf_counter() - t0
-
-    def harness_run() -> list:
-        return [evaluate(model, "rgb", name, 4, profile, data_dir) for name in OVERHEAD_SETS]
-
-    def timed(cold: bool) -> tuple[float, list]:
-        if cold:
-            prep.clear()
-        t0 = time.perf_counter()
-        res = harness_run()
-        return time.perf_counter() - t0, res
-
-    bare()  # warm-up: first-call allocations
     rounds = 1 if benchmark.disabled else 5
-    t_bare, t_cold, t_warm = [], [], []
-    for _ in range(rounds):  # interleaved: the shared CPU's drift hits all three alike
-        t_bare.append(bare())
-        t, cold = timed(cold=True)
-        t_cold.append(t)
-        t, warm = timed(cold=False)
-        t_warm.append(t)
-    assert [r.per_image for r in warm] == [r.per_image for r in cold]  # prepared images change no score
-    b = statistics.median(t_bare)
-    ratios = {"cold": statistics.median(t_cold) / b, "warm": statistics.median(t_warm) / b}
-    buckets = {k: round(sum(r.timing.get(k, 0.0) for r in warm), 4) for k in ("io", "degradation", "forward", "metrics")}
-    benchmark.extra_info.update({"bare_forward_s": round(b, 4), "ratio_cold": round(ratios["cold"], 4),
-                                 "ratio_warm": round(ratios["warm"], 4), "warm_buckets_s": buckets,
+    m = eval_overhead(model, 4, OVERHEAD_SETS, profile, data_dir, rounds=rounds)
+    assert [r.per_image for r in m["warm"]] == [r.per_image for r in m["cold"]]  # prepared images change no score
+    b = statistics.median(m["bare_s"])
+    benchmark.extra_info.update({"bare_forward_s": round(b, 4), "ratio_cold": round(m["ratio_cold"], 4),
+                                 "ratio_warm": round(m["ratio_warm"], 4), "warm_buckets_s": m["warm_buckets_s"],
                                  "rounds": rounds, "torch_threads": torch.get_num_threads()})
-    benchmark.pedantic(harness_run, rounds=1, iterations=1)
+    benchmark.pedantic(lambda: [evaluate(model, "rgb", n, 4, profile, data_dir) for n in OVERHEAD_SETS],
+                       rounds=1, iterations=1)
     print(f"\nCARN-M ×4 {'+'.join(OVERHEAD_SETS)}: bare forward {b:.3f} s; evaluate / bare = "
-          f"{ratios['cold']:.3f} cold, {ratios['warm']:.3f} warm (median of {rounds}); warm buckets {buckets}")
+          f"{m['ratio_cold']:.3f} cold, {m['ratio_warm']:.3f} warm (median of {rounds}); "
+          f"warm buckets {m['warm_buckets_s']}")
 
 
 @pytest.mark.realdata
