@@ -125,6 +125,10 @@ _FALLBACK_EVIDENCE = {"metrics": "image", "complexity": "complexity", "uae": "co
                       "throughput": "timing", "training-time": "timing", "reparam": "exactness"}
 
 
+# measured for every extra dataset an entry names (``Entry.datasets``), besides its ``measure`` list
+EXTRA_DATASET_METRICS = ("psnr_y", "ssim_y")
+
+
 def register_metric(metric: Metric) -> None:
     """Add a metric to the catalog (a new kind's module calls this at import)."""
     if metric.name in CATALOG and CATALOG[metric.name] != metric:

@@ -262,7 +262,7 @@ def columns_for(suite: Suite, claim: Claim, rows: list[str]) -> list[Col]:
 
 def check_claims(suite: Suite) -> None:
     """Suite-level checks of the claims (ValueError naming the claim and the field)."""
-    from harness.catalog import known_metrics
+    from harness.catalog import EXTRA_DATASET_METRICS, known_metrics
 
     ids = {e.id for e in suite.entries}
     known = known_metrics() | set(suite.metrics)
@@ -282,6 +282,17 @@ def check_claims(suite: Suite) -> None:
             raise ValueError(f"{where}.metric: unknown metric {c.metric!r}")
         if c.measured_metric is not None and c.measured_metric not in known:
             raise ValueError(f"{where}.measured_metric: unknown metric {c.measured_metric!r}")
+        metric = c.measured_metric or c.metric
+        for base, reps in c.repeats.items():
+            for r in reps:
+                e = suite.entry(r)
+                targets = any(p.dataset for p in e.paper) or bool(e.datasets)  # evaluate._targets
+                measured = {p.metric for p in e.paper} | set(e.measure) | (
+                    set(EXTRA_DATASET_METRICS) if e.datasets else set())
+                if metric and not (targets and metric in measured):
+                    raise ValueError(f"{where}.repeats: the repeat row {r!r} of {base!r} does not measure "
+                                     f"{metric!r}, so it cannot give the claim's seed band; add "
+                                     f"measure = [\"{metric}\"] (and its datasets) to entry {r!r}")
         if c.kind == "observation":
             continue
         groups = [c.sequence] if c.kind == "trend" else [list(p) for p in c.pairs()]
@@ -530,8 +541,8 @@ def _judge_trend(claim: Claim, suite: Suite, get, missing_verdict: str, paper: b
         if claim.saturates:
             sat = claim.saturation if claim.saturation is not None else 0.0
             k = next((i for i, v in enumerate(step_v) if v != "holds"), len(step_v))
-            if k == 0:  # it must increase at least once
-                v = step_v[0]
+            if k == 0:  # it must increase at least once — and a later fall beyond the saturation still fails it
+                v = _combine([step_v[0], *(_judge(s, lo=-sat, hi=math.inf) for s in steps[1:])])
             else:
                 v = _combine(["holds", *(_judge(s, lo=-sat, hi=math.inf) for s in steps[k:])])
         else:
@@ -685,13 +696,28 @@ def _blocked(claim: Claim, entry: str, cells: list[dict]) -> str:
     return ""
 
 
+def _data_missing(claim: Claim, entry: str, cols: list[Col], cells: list[dict]) -> str:
+    """The missing-data reason when every one of a row's unjudged columns lacks its data (re-running or
+    training the row would not help), else ''."""
+    metric = claim.measured_metric or claim.metric
+    found = [c for c in cells if c.get("entry") == entry and c.get("metric") == metric
+             and (c.get("dataset"), c.get("scale")) in cols]
+    if cols and len(found) >= len(cols) and all(c.get("status") == "missing-data" for c in found):
+        reason = str(found[0].get("reason", "")).strip().replace("`", "")
+        return f"{entry}: missing-data — {reason[:140]}" + ("…" if len(reason) > 140 else "")
+    return ""
+
+
 def _needs(claim: Claim, suite: Suite, vals: _Values, used: list[tuple], info: dict, cells: list[dict]) -> str:
     missing = list(dict.fromkeys(e for e, col in used if (e, col) not in vals.iv))
     parts = []
     if missing:
         paper_only = [e for e in missing if suite.entry(e).obtain == "paper-only"]
-        blocked = {e: why for e in missing if e not in paper_only and (why := _blocked(claim, e, cells))
-                   and suite.entry(e).obtain != "train"}
+        unjudged = {e: [col for r, col in used if r == e and (r, col) not in vals.iv] for e in missing}
+        # a trained row's not-run cells are trained for; its missing data is not (DIV2K here)
+        blocked = {e: why for e in missing if e not in paper_only and (
+            why := (_blocked(claim, e, cells) if suite.entry(e).obtain != "train"
+                    else _data_missing(claim, e, unjudged[e], cells)))}
         runnable = [e for e in missing if e not in paper_only and e not in blocked]
         parts += list(blocked.values())
         if runnable:

@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from harness import catalog
 from harness import datasets as ds
 from harness import prepared as prep
 from harness.degradations import gaussian8_sigmas
@@ -255,7 +256,7 @@ def evaluate(
 
 # --- the runner's kind ------------------------------------------------------------------------------------
 
-MIN_METRICS = ("psnr_y", "ssim_y")  # measured for every extra dataset an entry names
+MIN_METRICS = catalog.EXTRA_DATASET_METRICS  # measured for every extra dataset an entry names
 
 
 def _targets(ctx: MeasureContext, entry: Entry) -> dict[tuple[str, int], set[str]]:
@@ -314,7 +315,9 @@ def estimate_eval_gmacs(ctx: MeasureContext, entry: Entry, obtained, scale: int,
     from harness.complexity import _count_cached
 
     # the complexity kind's own per-run cache: a run measuring both kinds counts each model once
-    gmacs_720p = _count_cached(ctx, entry.model, scale, entry.kwargs, obtained.input).gmacs
+    # a trained model is counted at the size it was trained at (a budget may declare a reduced one)
+    kwargs = (obtained.provenance.get("config") or {}).get("model_kwargs", entry.kwargs)
+    gmacs_720p = _count_cached(ctx, entry.model, scale, kwargs, obtained.input).gmacs
     pixels = 0
     for f in files:
         with Image.open(f) as im:  # reads the header only

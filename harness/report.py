@@ -629,8 +629,10 @@ def _environment() -> jinja2.Environment:
 
 
 def backticks(text: str) -> markupsafe.Markup:
-    """`command` spans of a plain-text message as <code> (the rest escaped): commands stand out to copy."""
-    parts = str(text).split("`")
+    """`command` spans of a plain-text message as <code> (the rest escaped): commands stand out to copy.
+    Machine paths are shortened as in cell reasons (a claim's needs may quote a missing-data reason)."""
+    text = no_machine_paths(str(text))
+    parts = text.split("`")
     if len(parts) % 2 == 0:  # an unpaired backtick: leave the text as it is
         return markupsafe.escape(text)
     return markupsafe.Markup("").join(markupsafe.Markup("<code>{}</code>").format(p) if i % 2 else markupsafe.escape(p)

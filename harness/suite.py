@@ -76,11 +76,16 @@ class Train(_Strict):
 class BudgetSize(_Strict):
     """A table's own size of the ``short`` budget (``[budgets.short]`` in a suite file): every trained row of
     the table gets it, so the rows stay an equal-budget comparison while a table of heavy models fits the
-    budget's CPU cap here.  ``note``: how it was sized (measured steps/s, rows, CPU-hours)."""
+    budget's CPU cap here.  ``note``: how it was sized (measured steps/s, rows, CPU-hours).  ``kwargs``: a
+    reduced model size declared for the budget, for tables whose rows do not fit at the paper's size."""
 
     iterations: int = Field(gt=0)
     batch: int = Field(gt=0)
     hr_patch: int = Field(gt=0)
+    # a reduced model size for this budget (e.g. { blocks = 4, channels = 16 }): merged over every trained row's
+    # kwargs, so the rows keep their differences at a size that fits; the paper's size stays the entry's
+    # kwargs (complexity and re-parameterisation cells use it).  The note must say why the size was reduced.
+    kwargs: dict[str, Any] = Field(default_factory=dict)
     note: str = Field(min_length=1)
 
 
@@ -230,6 +235,9 @@ class Suite(_Strict):
         for e in self.entries:
             if e.obtain == "train":
                 e._budget_sizes = dict(self.budgets)
+        for name, size in self.budgets.items():
+            if size.kwargs:
+                _check_size_kwargs(name, size, [e for e in self.entries if e.obtain == "train"])
         return self
 
     @model_validator(mode="after")
@@ -282,6 +290,19 @@ class Suite(_Strict):
             if e.id == entry_id:
                 return e
         raise KeyError(f"suite {self.id!r} has no entry {entry_id!r}; entries: {', '.join(e.id for e in self.entries)}")
+
+
+def _check_size_kwargs(name: str, size: BudgetSize, entries: list[Entry]) -> None:
+    """Every trained row's model must build at the reduced size (one cheap construction per row)."""
+    from harness.models import create_model
+
+    for e in entries:
+        try:
+            create_model(e.model, e.scale or 4, **{**e.kwargs, **size.kwargs})
+        except (TypeError, ValueError, KeyError) as exc:
+            raise ValueError(f"[budgets.{name}].kwargs {size.kwargs}: entry {e.id!r} (model {e.model!r}) cannot be "
+                             f"built at that size ({exc}); use constructor arguments of every trained row's model"
+                             ) from None
 
 
 def _loc(err: dict, raw: dict) -> str:

@@ -66,6 +66,7 @@ model = "bicubic"
 obtain = "train"
 scale = 4
 train = {{ recipe = "default", dataset = "T91" }}
+datasets = ["Set5", "Set14"]
 
 [[claims]]
 id = "new_beats_old"
@@ -193,6 +194,38 @@ def test_seed_spread_small_enough_holds_and_repeats_rows_count_as_seeds(tmp_path
     assert r["noise"]["spreads"]["net_b Set14 ×4"] == pytest.approx(0.04)
 
 
+@pytest.mark.parametrize(("values", "verdict"), [
+    ((27.00, 27.30, 27.33), "holds"),          # a clear rise, then no fall beyond the saturation
+    ((27.00, 27.02, 26.80), "fails"),          # the rise inside the noise, then a fall beyond the saturation
+    ((27.00, 27.02, 27.03), "inconclusive"),   # every step inside the noise
+    ((27.00, 27.30, 27.00), "fails"),          # a clear rise, then a clear fall
+])
+def test_a_saturating_trend_holds_fails_or_is_inside_the_noise(tmp_path, values, verdict):
+    """``trend`` with ``saturates``: it must rise once and then not fall by more than ``saturation``; a later
+    fall beyond it fails the claim even when the first step is inside the noise (RepSR Table 7's reading)."""
+    body = SUITE + '\n[[claims]]\nid = "more_is_better"\nkind = "trend"\nstatement = "More helps, then saturates."\n' \
+                   'source = "003 L213"\nmetric = "psnr_y"\nsequence = ["net_b", "net_a", "old"]\n' \
+                   'datasets = ["Set14"]\nsaturates = true\nsaturation = 0.02\n'
+    s = load_suite(write(tmp_path, body), check_models=False)
+    cells = [cell(e, v, budget="short", extra={"seed_values": [v - 0.01, v + 0.01]})
+             for e, v in zip(("net_b", "net_a", "old"), values)]
+    r = by_id(evaluate_claims(s, cells))["more_is_better"]
+    assert r["verdict"] == verdict, r["detail"]
+
+
+def test_a_trained_row_missing_only_data_is_told_to_get_the_data_not_to_train(suite):
+    """A trained row whose unjudged cell lacks its test set (DIV2K here): training it again would not help,
+    so the claim's needs name the missing data instead of a reproduce command (tests/test_advice.py)."""
+    cells = [cell("net_a", 27.5, budget="short"),
+             cell("net_b", None, budget="short", status="missing-data") | {"reason": "Set14: no images in DIR"}]
+    r = by_id(evaluate_claims(suite, cells))["a_beats_b"]
+    assert r["verdict"] == "not-run"
+    assert r["needs"].startswith("net_b: missing-data — Set14: no images") and "reproduce" not in r["needs"]
+    cells[1] = cell("net_b", None, budget="smoke", status="not-run") | {"reason": "smoke: Set5 only"}
+    assert "python -m harness reproduce t_claims --entries net_b --budget short" in \
+        by_id(evaluate_claims(suite, cells))["a_beats_b"]["needs"]
+
+
 def test_trained_rows_without_seeds_ask_for_a_second_seed(suite):
     cells = [cell("net_a", 27.5, budget="short"), cell("net_b", 27.0, budget="short")]
     r = by_id(evaluate_claims(suite, cells))["a_beats_b"]
@@ -246,6 +279,26 @@ def test_malformed_claims_name_file_claim_and_field(tmp_path, old, new, pattern)
     assert SUITE.count(old) == 1, old
     with pytest.raises(SuiteError, match=pattern):
         load_suite(write(tmp_path, SUITE.replace(old, new)), check_models=False)
+
+
+@pytest.mark.parametrize("seed_row", ['datasets = ["Set5", "Set14"]\n', 'measure = ["psnr_rgb"]\n'])
+def test_a_seed_repeat_must_measure_the_claims_metric(tmp_path, seed_row):
+    """A repeat row that scores no dataset, or not the claim's metric, cannot give the seed band: the suite is
+    refused, naming the claim, the row and the fix (RepSR's RGB tables: measure = ["psnr_rgb"])."""
+    body = SUITE.replace('datasets = ["Set5", "Set14"]\n', seed_row).replace(
+        'metric = "psnr_y"\na = "net_a"', 'metric = "psnr_rgb"\na = "net_a"') + \
+        'repeats = {{ net_b = ["net_b_seed1"] }}\n'
+    body = body.replace('metric = "psnr_y", value = 28.10', 'metric = "psnr_rgb", value = 28.10').replace(
+        'metric = "psnr_y", value = 28.00', 'metric = "psnr_rgb", value = 28.00')
+    if "measure" in seed_row:  # psnr_rgb named, but no dataset to score it on
+        with pytest.raises(SuiteError, match=r"(?s)claims\[2\] \(id='a_beats_b'\)\.repeats: the repeat row "
+                                             r"'net_b_seed1' of 'net_b' does not measure 'psnr_rgb'.*measure = "):
+            load_suite(write(tmp_path, body), check_models=False)
+        load_suite(write(tmp_path, body.replace('measure = ["psnr_rgb"]', 'measure = ["psnr_rgb"]\n'
+                                                'datasets = ["Set14"]')), check_models=False)
+    else:  # Set5/Set14 scored, but only PSNR/SSIM-Y
+        with pytest.raises(SuiteError, match=r"(?s)t_claims\.toml.*'net_b_seed1'.*does not measure 'psnr_rgb'"):
+            load_suite(write(tmp_path, body), check_models=False)
 
 
 # ------------------------------------------------------------------ the declared claims

@@ -156,3 +156,46 @@ def test_a_table_sizes_its_short_budget_for_every_trained_row(tmp_path):
 def test_a_malformed_budget_size_is_named(tmp_path, bad, match):
     with pytest.raises(SuiteError, match=rf"(?s)t_suite\.toml.*{match}"):
         load_suite(write(tmp_path, TRAINED + "\n" + bad))
+
+
+def test_a_budget_size_may_reduce_the_model(tmp_path):
+    """[budgets.short].kwargs: the declared reduced size reaches the trained row's config, its run key and the
+    cells' reason; the entry keeps the paper's size (complexity counts it); smoke is untouched."""
+    from harness.training.api import resolve_entry
+
+    size = '\n[budgets.short]\niterations = 300\nbatch = 8\nhr_patch = 48\nnote = "measured"\n'
+    base = TRAINED.replace('train = {{ recipe = "fsrcnn" }}', 'kwargs = {{ d = 56, s = 12 }}\ntrain = {{ recipe = "fsrcnn" }}')
+    (tmp_path / "p").mkdir()
+    plain = load_suite(write(tmp_path / "p", base + size)).entry("fsrcnn_x4")
+    entry = load_suite(write(tmp_path, base + size.replace('note', 'kwargs = {{ d = 16 }}\nnote'))).entry("fsrcnn_x4")
+    assert entry.kwargs == {"d": 56, "s": 12}
+    _, budget, cfg = resolve_entry(entry, 4, "short")
+    assert cfg.model_kwargs == {"d": 16, "s": 12}
+    assert "the model reduced to d=16 for this budget" in budget.description
+    assert cfg.hash() != resolve_entry(plain, 4, "short")[2].hash()
+    assert resolve_entry(entry, 4, "smoke")[2].model_kwargs == {"d": 56, "s": 12}
+
+
+def test_a_reduced_size_the_model_cannot_take_is_named(tmp_path):
+    bad = '\n[budgets.short]\niterations = 300\nbatch = 8\nhr_patch = 48\nkwargs = {{ blocks = 4 }}\nnote = "x"\n'
+    with pytest.raises(SuiteError, match=r"(?s)t_suite\.toml.*budgets\.short\]\.kwargs.*'fsrcnn_x4'.*fsrcnn"):
+        load_suite(write(tmp_path, TRAINED + bad))
+
+
+def test_repsr_ablation_tables_share_their_default_row_run():
+    """Tables 5-7 declare one reduced size, so their default row (RepSR; width 2; 2 branches) and its seed-1
+    repeat are one run each, and every other row is a run of its own."""
+    from harness.training.api import resolve_entry
+
+    def key(suite, entry):
+        return resolve_entry(load_suite(suite).entry(entry), 4, "short")[2].hash()
+
+    default = {key("repsr_table5", "v1_repsr"), key("repsr_table6", "width_2"), key("repsr_table7", "branches_2")}
+    seed1 = {key("repsr_table5", "v1_repsr_seed1"), key("repsr_table6", "width_2_seed1"),
+             key("repsr_table7", "branches_2_seed1")}
+    assert len(default) == 1 and len(seed1) == 1 and default != seed1
+    others = {key(s, e.id) for s in ("repsr_table5", "repsr_table6", "repsr_table7")
+              for e in load_suite(s).entries if e.obtain == "train" and "seed1" not in e.id}
+    assert len(others) == 12  # 6 + 4 + 4 rows, two of which are Table 5's default row
+    assert resolve_entry(load_suite("repsr_table5").entry("v1_repsr"), 4, "short")[2].model_kwargs == \
+        {"blocks": 4, "channels": 16}

@@ -333,3 +333,71 @@ def test_a_declared_seed_is_another_run(t91):
     suite = _ctx(a, t91).suite
     assert api.training_key(suite, a, 2, "smoke", t91) != api.training_key(suite, b, 2, "smoke", t91)
     assert api.resolve_entry(b, 2, "smoke")[2].seed == 1
+
+
+@pytest.mark.realdata
+def test_labnet_trains_on_random_blur_and_is_scored_under_gaussian8(t91, tmp_path, monkeypatch):
+    """STEA's blind-SR path, small: a tiny LabNet trained on T91 patches blurred on the fly (recipe stea_labnet,
+    §III-B, smoke budget) and scored on Set5 ×4 under Gaussian8 through the runner — each cell the mean over
+    images × the 8 kernels, every image × kernel score kept."""
+    from harness.degradations import gaussian8_sigmas
+    from harness.runner import RunOptions, run_suite
+
+    monkeypatch.setenv("SRBENCH_RUNS_DIR", str(tmp_path / "runs"))
+    entry = Entry(id="labnet_tiny", row="LabNet (tiny)", model="labnet", obtain="train", scale=4,
+                  kwargs={"channels": 8, "blocks": [1, 1, 1, 1, 1, 1], "heads": [1, 2, 4]},
+                  train=Train(recipe="stea_labnet", dataset="T91"), degradation="gaussian8",
+                  paper=[PaperCell(metric="psnr_y", value=31.0, printed="31.00", dataset="Set5")])
+    suite = Suite(id="t_stea", paper="test", table="test", entries=[entry])
+    out = run_suite(suite, RunOptions(only={"metrics"}, results_dir=tmp_path / "results", data_dir=t91,
+                                      progress=False), report=lambda m: None)
+    assert out.errors == [] and out.ran == ["labnet_tiny:metrics"]
+    cell = next(c for c in out.doc["cells"] if c["metric"] == "psnr_y")
+    assert cell["status"] == "under-budget" and np.isfinite(cell["measured"])
+    assert "gaussian8 LR: mean over 8 kernels" in cell["reason"] and "recipe 'stea_labnet'" in cell["reason"]
+    assert cell["extra"]["kernel_sigmas"] == pytest.approx(gaussian8_sigmas(4))
+    assert cell["training"]["budget"] == "smoke"
+    rec = json.loads((tmp_path / "runs" / cell["training"]["run_key"] / "record.json").read_text())
+    assert rec["config"]["degradation"] == "random_gaussian_blur" and rec["config"]["model"] == "labnet"
+    per = cell["extra"]["per_image_kernel"]
+    assert len(per) == 5 and all(len(v) == len(gaussian8_sigmas(4)) == 8 for v in per.values())
+    assert cell["measured"] == pytest.approx(np.mean([np.mean(v) for v in per.values()]), abs=1e-9)
+
+
+def test_a_run_outside_the_repository_is_named_without_the_machine_path(tmp_path, monkeypatch):
+    """Cells name their training record: inside the repository relative to it, inside $SRBENCH_RUNS_DIR as
+    runs/<key>/… (no machine path in committed results), anything else as given."""
+    monkeypatch.setenv("SRBENCH_RUNS_DIR", str(tmp_path / "elsewhere"))
+    assert runs.rel(tmp_path / "elsewhere" / "abc" / "record.json") == "runs/abc/record.json"
+    assert runs.rel(runs.REPO / "results" / "training" / "abc" / "record.json") == "results/training/abc/record.json"
+    assert runs.rel(tmp_path / "other" / "record.json") == str(tmp_path / "other" / "record.json")
+
+
+@pytest.mark.realdata
+def test_frozen_bn_switches_at_the_models_fraction_and_is_in_the_run_key(t91, tmp_path, cache):
+    """RepSR §4.2: a model declaring ``frozen_bn_at`` trains with batch statistics, then from that fraction of
+    the run with population statistics (γ/β still train).  The switch iteration is part of the run key, so a
+    run made without it is never taken for one made with it; models without a switch keep their keys."""
+    from harness.models.repsr import FrozenBatchNorm2d
+
+    kw = {"num_blocks": 1, "channels": 8}
+    bn = Entry(id="bn", row="BN", model="edsr_bn", obtain="train", scale=2, train=Train(recipe="_fast"), kwargs=kw)
+    frozen = Entry(id="fbn", row="Frozen BN", model="edsr_bn", obtain="train", scale=2, train=Train(recipe="_fast"),
+                   kwargs={**kw, "frozen_bn_at": 0.5})
+    cfg_bn, cfg_frozen = api.resolve_entry(bn, 2, "smoke")[2], api.resolve_entry(frozen, 2, "smoke")[2]
+    assert cfg_bn.frozen_bn_from is None
+    assert cfg_frozen.frozen_bn_from == cfg_frozen.iterations // 2
+    tiny = api.resolve_entry(Entry(id="r", row="R", model="repsr", obtain="train", scale=4,
+                                   train=Train(recipe="_fast")), 4, "smoke")[2]
+    assert tiny.frozen_bn_from == round(0.9 * tiny.iterations)  # TinySR's default switch
+    ecb = api.resolve_entry(Entry(id="e", row="E", model="ecbsr", obtain="train", scale=4,
+                                  train=Train(recipe="_fast")), 4, "smoke")[2]
+    assert ecb.frozen_bn_from is None  # nothing to freeze: no switch, the key of before
+    m_bn, _ = api.train_entry(_ctx(bn, t91), bn, 2, runs_dir=tmp_path, cache_dir=cache)
+    m_fr, _ = api.train_entry(_ctx(frozen, t91), frozen, 2, runs_dir=tmp_path, cache_dir=cache)
+    layers = lambda m: [x for x in m.modules() if isinstance(x, FrozenBatchNorm2d)]
+    assert layers(m_fr) and all(x.stats_frozen for x in layers(m_fr))
+    assert not any(x.stats_frozen for x in layers(m_bn))
+    # the same init and patches up to the switch, different weights after it
+    a, b = m_bn.state_dict(), m_fr.state_dict()
+    assert any(not torch.equal(a[k], b[k]) for k in a if torch.is_tensor(a[k]))

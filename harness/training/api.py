@@ -62,11 +62,13 @@ def sized_budget(budget: Budget, size) -> Budget:
     if size is None:
         return budget
     n = size.iterations
+    reduced = (f"; the model reduced to {', '.join(f'{k}={v}' for k, v in size.kwargs.items())} for this budget "
+               "(the paper's size does not fit here)") if size.kwargs else ""
     return dataclasses.replace(
         budget, iterations=n, batch=size.batch, hr_patch=size.hr_patch,
         checkpoint_every=min(budget.checkpoint_every, max(1, n // 10)),
         val_every=min(budget.val_every, max(1, n // 4)) if budget.val_every else 0,
-        description=f"{budget.description}; sized for this table ([budgets.{budget.name}] of its suite file)",
+        description=f"{budget.description}; sized for this table ([budgets.{budget.name}] of its suite file){reduced}",
     )
 
 
@@ -74,13 +76,35 @@ def resolve_entry(entry: Entry, scale: int, budget_name: str, seed: int | None =
     """(recipe, budget, config without the data fingerprint); ``BudgetError`` when they cannot be combined."""
     from harness.models import get_spec
 
-    recipe, budget = get_recipe(recipe_name(entry)), sized_budget(get_budget(budget_name), entry.budget_size(budget_name))
+    size = entry.budget_size(budget_name)
+    recipe, budget = get_recipe(recipe_name(entry)), sized_budget(get_budget(budget_name), size)
     if seed is None:  # the entry's declared seed (Train.seed), 0 by default
         seed = entry.train.seed if entry.train is not None else 0
     declared = entry.train.dataset if entry.train is not None and "dataset" in entry.train.model_fields_set else None
-    cfg = resolve(recipe, budget, model=entry.model, model_kwargs=entry.kwargs, scale=scale,
+    kwargs = {**entry.kwargs, **size.kwargs} if size is not None else entry.kwargs  # a declared reduced size
+    cfg = resolve(recipe, budget, model=entry.model, model_kwargs=kwargs, scale=scale,
                   input_kind=get_spec(entry.model).input, dataset=declared, seed=seed)
+    frac = frozen_bn_fraction(cfg.model, cfg.scale, json.dumps(cfg.model_kwargs, sort_keys=True))
+    if frac is not None:  # the model's own Frozen BN switch, at the same fraction of every budget
+        cfg = dataclasses.replace(cfg, frozen_bn_from=max(1, round(frac * cfg.iterations)))
     return recipe, budget, cfg
+
+
+@functools.lru_cache(maxsize=256)
+def frozen_bn_fraction(model: str, scale: int, kwargs: str) -> float | None:
+    """The model's ``frozen_bn_at`` (RepSR's Frozen BN: the fraction of training after which its BN layers use
+    population statistics), read from an instance built on the meta device (no memory, no init cost)."""
+    import torch
+
+    try:
+        with torch.device("meta"):
+            net = build_model(model, scale, json.loads(kwargs))
+    except (RuntimeError, NotImplementedError):  # a constructor that computes on its tensors
+        net = build_model(model, scale, json.loads(kwargs))
+    frac = getattr(net, "frozen_bn_at", None)
+    if frac is not None and not callable(getattr(net, "freeze_bn_stats", None)):
+        raise BudgetError(f"model {model!r} declares frozen_bn_at = {frac} but has no freeze_bn_stats()")
+    return float(frac) if frac is not None else None
 
 
 def _files(cfg: TrainConfig, data_dir: Path | None) -> list[Path]:
@@ -299,8 +323,7 @@ def train_job(spec: dict) -> dict:
                               rich=bool(spec.get("tty_progress")) and d.is_main, cache_dir=spec.get("cache_dir"))
     info["job_s"], info["started_at"], info["ended_at"] = round(time.perf_counter() - t0, 3), started, time.time()
     if d.is_main and info["finished"]:
-        folder = Path(runs.REPO / info["record"]).parent if not Path(info["record"]).is_absolute() \
-            else Path(info["record"]).parent
+        folder = runs.find_record(info["run_key"], spec.get("runs_dir"))
         if spec.get("test"):
             info["test"] = _test(model, entry, spec["scale"], suite, data_dir, spec["test"], device, folder)
         if spec.get("export"):

@@ -159,6 +159,8 @@ class Trainer:
 
     def _set_train_mode(self, it: int) -> None:
         self.model.train()
+        if self.cfg.frozen_bn_from is not None and it >= self.cfg.frozen_bn_from:
+            self.model.freeze_bn_stats()  # RepSR §4.2: population statistics from here on; γ, β still train
         if self.cfg.freeze_bn_at is not None and it >= self.cfg.freeze_bn_at:
             for m in self.model.modules():
                 if isinstance(m, nn.modules.batchnorm._BatchNorm):

@@ -149,7 +149,8 @@ RECIPES: dict[str, Recipe] = {
             notes=(("'decayed with multiple steps': milestones not stated; ECBSR's/BasicSR's 500K/800K/900K/950K "
                    "×0.5 assumed (the schedule RepSR's tiny-model code base uses)"),
                    ("RepSR freezes BN in the re-parameterised branches late in training; the iteration is not "
-                   "stated, so freeze_bn_at is left unset")),
+                   "stated: the models' own frozen_bn_at (0.9 of the run, §4.2 'only frozen for a very short "
+                   "period') is applied by the engine (TrainConfig.frozen_bn_from); freeze_bn_at stays unset")),
         ),
         # RepSR §5.1, larger models (EDSR-M / SRResNet sizes): LR patch 48, lr 2e-4, cosine annealing with
         # four cycles (SGDR), 1000K iterations.
@@ -296,6 +297,10 @@ class TrainConfig:
     seed: int = 0
     data_fingerprint: str = ""
     engine_version: int = ENGINE_VERSION
+    # RepSR §4.2 "Frozen BN": the iteration from which the model's FrozenBatchNorm2d layers normalise with
+    # population statistics (the model's own ``frozen_bn_at`` fraction × iterations); None: no switch (and
+    # then not in the key, so runs of models without one keep their keys)
+    frozen_bn_from: int | None = None
     # How often to save/validate and how many to keep do not change the weights: not in the key.
     checkpoint_every: int = field(default=1000, compare=False)
     val_every: int = field(default=0, compare=False)
@@ -314,6 +319,8 @@ class TrainConfig:
         d = self.to_dict()
         for k in ("checkpoint_every", "val_every", "keep_checkpoints"):
             d.pop(k)
+        if d.get("frozen_bn_from") is None:
+            d.pop("frozen_bn_from", None)
         return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
 
     def describe(self) -> str:

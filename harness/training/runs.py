@@ -37,11 +37,16 @@ def runs_dir(arg: str | os.PathLike | None = None) -> Path:
 
 
 def rel(path: Path) -> str:
-    """``path`` relative to the repository when inside it, else absolute."""
-    try:
-        return str(Path(path).resolve().relative_to(REPO))
-    except ValueError:
-        return str(path)
+    """``path`` relative to the repository when inside it; inside a runs directory elsewhere
+    (``$SRBENCH_RUNS_DIR``) as ``runs/<key>/…``, the name the repository's own runs directory has, so that
+    no machine path reaches a result; else absolute."""
+    p = Path(path).resolve()
+    for root, name in ((REPO, ""), (runs_dir().resolve(), "runs")):
+        try:
+            return str(Path(name) / p.relative_to(root))
+        except ValueError:
+            continue
+    return str(path)
 
 
 def _finished(folder: Path, weights: bool = True) -> dict | None:
