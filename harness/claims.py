@@ -262,7 +262,7 @@ def columns_for(suite: Suite, claim: Claim, rows: list[str]) -> list[Col]:
 
 def check_claims(suite: Suite) -> None:
     """Suite-level checks of the claims (ValueError naming the claim and the field)."""
-    from harness.catalog import EXTRA_DATASET_METRICS, known_metrics
+    from harness.catalog import known_metrics
 
     ids = {e.id for e in suite.entries}
     known = known_metrics() | set(suite.metrics)
@@ -285,11 +285,7 @@ def check_claims(suite: Suite) -> None:
         metric = c.measured_metric or c.metric
         for base, reps in c.repeats.items():
             for r in reps:
-                e = suite.entry(r)
-                targets = any(p.dataset for p in e.paper) or bool(e.datasets)  # evaluate._targets
-                measured = {p.metric for p in e.paper} | set(e.measure) | (
-                    set(EXTRA_DATASET_METRICS) if e.datasets else set())
-                if metric and not (targets and metric in measured):
+                if metric and not any(metric in m for m in suite.entry(r).image_targets().values()):
                     raise ValueError(f"{where}.repeats: the repeat row {r!r} of {base!r} does not measure "
                                      f"{metric!r}, so it cannot give the claim's seed band; add "
                                      f"measure = [\"{metric}\"] (and its datasets) to entry {r!r}")

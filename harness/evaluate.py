@@ -34,7 +34,6 @@ from typing import Any
 import numpy as np
 import torch
 
-from harness import catalog
 from harness import datasets as ds
 from harness import prepared as prep
 from harness.degradations import gaussian8_sigmas
@@ -256,23 +255,9 @@ def evaluate(
 
 # --- the runner's kind ------------------------------------------------------------------------------------
 
-MIN_METRICS = catalog.EXTRA_DATASET_METRICS  # measured for every extra dataset an entry names
-
-
 def _targets(ctx: MeasureContext, entry: Entry) -> dict[tuple[str, int], set[str]]:
-    """(dataset, scale) → metrics: the paper's cells, plus entry.datasets at the entry's scale."""
-    targets: dict[tuple[str, int], set[str]] = defaultdict(set)
-    extra = set(entry.measure) & ALL_METRICS
-    for cell in ctx.paper_cells(entry, set(ALL_METRICS)):
-        scale = cell.scale or entry.scale
-        if cell.dataset and scale:
-            targets[(cell.dataset, scale)].add(cell.metric)
-    if entry.scale:
-        for name in entry.datasets:
-            targets[(name, entry.scale)].update(MIN_METRICS)
-    for key in targets:
-        targets[key] |= extra
-    return {k: v for k, v in targets.items() if ctx.wants_dataset(k[0])}  # --datasets restricts
+    """(dataset, scale) → metrics (``Entry.image_targets``), restricted by ``--datasets``."""
+    return {k: v for k, v in entry.image_targets(set(ALL_METRICS)).items() if ctx.wants_dataset(k[0])}
 
 
 def _statused(metrics: Iterable[str], dataset: str, scale: int, status: str, reason: str) -> list[Measurement]:

@@ -146,6 +146,22 @@ class Entry(_Strict):
     # the suite's [budgets] (BudgetSize), set by Suite for its trained rows: one size for every row
     _budget_sizes: dict[str, BudgetSize] = PrivateAttr(default_factory=dict)
 
+    def image_targets(self, metrics: set[str] | None = None) -> dict[tuple[str, int], set[str]]:
+        """(dataset, scale) → the image metrics this row is scored on: its printed cells, plus ``datasets`` at
+        its scale (PSNR/SSIM-Y, ``catalog.EXTRA_DATASET_METRICS``), each with the ``measure`` list added;
+        ``metrics`` keeps only those (the evaluation's own metric names)."""
+        keep = (lambda m: m in metrics) if metrics is not None else (lambda m: True)
+        targets: dict[tuple[str, int], set[str]] = {}
+        for cell in self.paper:
+            scale = cell.scale or self.scale
+            if cell.dataset and scale and keep(cell.metric):
+                targets.setdefault((cell.dataset, scale), set()).add(cell.metric)
+        if self.scale:
+            for name in self.datasets:
+                targets.setdefault((name, self.scale), set()).update(catalog.EXTRA_DATASET_METRICS)
+        extra = {m for m in self.measure if keep(m)}
+        return {k: v | extra for k, v in targets.items()}
+
     def budget_size(self, budget: str) -> BudgetSize | None:
         """This row's table-specific size of ``budget`` (``[budgets.<name>]`` of its suite), if any."""
         return self._budget_sizes.get(budget)
@@ -294,11 +310,11 @@ class Suite(_Strict):
 
 def _check_size_kwargs(name: str, size: BudgetSize, entries: list[Entry]) -> None:
     """Every trained row's model must build at the reduced size (one cheap construction per row)."""
-    from harness.models import create_model
+    from harness.models.registry import create_model, get_spec
 
     for e in entries:
         try:
-            create_model(e.model, e.scale or 4, **{**e.kwargs, **size.kwargs})
+            create_model(e.model, e.scale or get_spec(e.model).scales[0], **{**e.kwargs, **size.kwargs})
         except (TypeError, ValueError, KeyError) as exc:
             raise ValueError(f"[budgets.{name}].kwargs {size.kwargs}: entry {e.id!r} (model {e.model!r}) cannot be "
                              f"built at that size ({exc}); use constructor arguments of every trained row's model"

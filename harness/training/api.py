@@ -93,14 +93,8 @@ def resolve_entry(entry: Entry, scale: int, budget_name: str, seed: int | None =
 @functools.lru_cache(maxsize=256)
 def frozen_bn_fraction(model: str, scale: int, kwargs: str) -> float | None:
     """The model's ``frozen_bn_at`` (RepSR's Frozen BN: the fraction of training after which its BN layers use
-    population statistics), read from an instance built on the meta device (no memory, no init cost)."""
-    import torch
-
-    try:
-        with torch.device("meta"):
-            net = build_model(model, scale, json.loads(kwargs))
-    except (RuntimeError, NotImplementedError):  # a constructor that computes on its tensors
-        net = build_model(model, scale, json.loads(kwargs))
+    population statistics), read from an instance (built once per process and configuration)."""
+    net = build_model(model, scale, json.loads(kwargs))
     frac = getattr(net, "frozen_bn_at", None)
     if frac is not None and not callable(getattr(net, "freeze_bn_stats", None)):
         raise BudgetError(f"model {model!r} declares frozen_bn_at = {frac} but has no freeze_bn_stats()")
