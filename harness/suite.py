@@ -86,7 +86,14 @@ class BudgetSize(_Strict):
     # kwargs, so the rows keep their differences at a size that fits; the paper's size stays the entry's
     # kwargs (complexity and re-parameterisation cells use it).  The note must say why the size was reduced.
     kwargs: dict[str, Any] = Field(default_factory=dict)
+    # a row whose model names its size differently (EDSR: num_blocks, where the MxCy nets say blocks) gets its
+    # own reduced size, replacing ``kwargs`` for that row: { <entry id> = { num_blocks = 4, channels = 16 } }
+    row_kwargs: dict[str, dict[str, Any]] = Field(default_factory=dict)
     note: str = Field(min_length=1)
+
+    def kwargs_for(self, entry_id: str) -> dict[str, Any]:
+        """The reduced size this budget gives row ``entry_id`` (merged over the row's own kwargs)."""
+        return self.row_kwargs.get(entry_id, self.kwargs)
 
 
 class Count(_Strict):
@@ -252,7 +259,7 @@ class Suite(_Strict):
             if e.obtain == "train":
                 e._budget_sizes = dict(self.budgets)
         for name, size in self.budgets.items():
-            if size.kwargs:
+            if size.kwargs or size.row_kwargs:
                 _check_size_kwargs(name, size, [e for e in self.entries if e.obtain == "train"])
         return self
 
@@ -309,16 +316,23 @@ class Suite(_Strict):
 
 
 def _check_size_kwargs(name: str, size: BudgetSize, entries: list[Entry]) -> None:
-    """Every trained row's model must build at the reduced size (one cheap construction per row)."""
+    """Every trained row's model must build at the reduced size (one cheap construction per row), and every
+    ``row_kwargs`` key must name a trained row."""
     from harness.models.registry import create_model, get_spec
 
+    unknown = sorted(set(size.row_kwargs) - {e.id for e in entries})
+    if unknown:
+        raise ValueError(f"[budgets.{name}].row_kwargs names {', '.join(map(repr, unknown))}, not a trained row of "
+                         f"this suite; trained rows: {', '.join(e.id for e in entries) or 'none'}")
     for e in entries:
+        reduced = size.kwargs_for(e.id)
+        field = f"row_kwargs.{e.id}" if e.id in size.row_kwargs else "kwargs"
         try:
-            create_model(e.model, e.scale or get_spec(e.model).scales[0], **{**e.kwargs, **size.kwargs})
+            create_model(e.model, e.scale or get_spec(e.model).scales[0], **{**e.kwargs, **reduced})
         except (TypeError, ValueError, KeyError) as exc:
-            raise ValueError(f"[budgets.{name}].kwargs {size.kwargs}: entry {e.id!r} (model {e.model!r}) cannot be "
-                             f"built at that size ({exc}); use constructor arguments of every trained row's model"
-                             ) from None
+            raise ValueError(f"[budgets.{name}].{field} {reduced}: entry {e.id!r} (model {e.model!r}) cannot be "
+                             f"built at that size ({exc}); use its model's constructor arguments, or give the row "
+                             f"its own size under [budgets.{name}].row_kwargs") from None
 
 
 def _loc(err: dict, raw: dict) -> str:

@@ -182,6 +182,41 @@ def test_a_reduced_size_the_model_cannot_take_is_named(tmp_path):
         load_suite(write(tmp_path, TRAINED + bad))
 
 
+def test_a_row_may_get_its_own_reduced_size(tmp_path):
+    """[budgets.short].row_kwargs: a row whose model names its size differently (EDSR's num_blocks next to the
+    MxCy nets' blocks) gets its own reduced size instead of the table's; a row it names must be a trained row of
+    the suite, and its size must build."""
+    from harness.training.api import resolve_entry
+
+    base = TRAINED.replace('train = {{ recipe = "fsrcnn" }}', 'kwargs = {{ d = 56, s = 12 }}\ntrain = {{ recipe = "fsrcnn" }}')
+    size = ('\n[budgets.short]\niterations = 300\nbatch = 8\nhr_patch = 48\nkwargs = {{ blocks = 4 }}\n'
+            'row_kwargs = {{ fsrcnn_x4 = {{ d = 16 }} }}\nnote = "measured"\n')
+    entry = load_suite(write(tmp_path, base + size)).entry("fsrcnn_x4")  # blocks alone would not build fsrcnn
+    _, budget, cfg = resolve_entry(entry, 4, "short")
+    assert cfg.model_kwargs == {"d": 16, "s": 12}
+    assert "the model reduced to d=16 for this budget" in budget.description
+    with pytest.raises(SuiteError, match=r"(?s)t_suite\.toml.*row_kwargs names 'rb', not a trained row.*fsrcnn_x4"):
+        load_suite(write(tmp_path, base + size.replace("fsrcnn_x4 = ", "rb = ")))
+    with pytest.raises(SuiteError, match=r"(?s)t_suite\.toml.*budgets\.short\]\.row_kwargs\.fsrcnn_x4.*cannot be built"):
+        load_suite(write(tmp_path, base + size.replace("d = 16", "depth = 16")))
+
+
+def test_repsr_table4_reduces_edsr_by_its_own_size_and_shares_table5_runs():
+    """Table 4's short budget: the MxCy rows at M4C16, EDSR at 4 blocks × 16 channels (row_kwargs), and the RepSR
+    row and its seed repeat the same runs as Table 5's default row and its repeat."""
+    from harness.training.api import resolve_entry
+
+    t4, t5 = load_suite("repsr_table4"), load_suite("repsr_table5")
+
+    def cfg(suite, entry):
+        return resolve_entry(suite.entry(entry), 4, "short")[2]
+
+    assert cfg(t4, "edsr").model_kwargs == {"num_blocks": 4, "channels": 16}
+    assert cfg(t4, "ecbsr").model_kwargs == {"blocks": 4, "channels": 16}
+    assert cfg(t4, "repsr").hash() == cfg(t5, "v1_repsr").hash()
+    assert cfg(t4, "repsr_seed1").hash() == cfg(t5, "v1_repsr_seed1").hash() != cfg(t4, "repsr").hash()
+
+
 def test_repsr_ablation_tables_share_their_default_row_run():
     """Tables 5-7 declare one reduced size, so their default row (RepSR; width 2; 2 branches) and its seed-1
     repeat are one run each, and every other row is a run of its own."""

@@ -56,14 +56,15 @@ def recipe_name(entry: Entry) -> str:
     return MODEL_RECIPES.get(entry.model or "", "default")
 
 
-def sized_budget(budget: Budget, size) -> Budget:
-    """``budget`` with a table's own iterations, batch and HR patch (``suite.BudgetSize``); checkpoints and
-    validation at least every tenth / quarter of the run, so a short run stays resumable and has a curve."""
+def sized_budget(budget: Budget, size, reduced_kwargs: dict | None = None) -> Budget:
+    """``budget`` with a table's own iterations, batch and HR patch (``suite.BudgetSize``), and the row's reduced
+    model size ``reduced_kwargs`` named; checkpoints and validation at least every tenth / quarter of the run, so
+    a short run stays resumable and has a curve."""
     if size is None:
         return budget
     n = size.iterations
-    reduced = (f"; the model reduced to {', '.join(f'{k}={v}' for k, v in size.kwargs.items())} for this budget "
-               "(the paper's size does not fit here)") if size.kwargs else ""
+    reduced = (f"; the model reduced to {', '.join(f'{k}={v}' for k, v in reduced_kwargs.items())} for this budget "
+               "(the paper's size does not fit here)") if reduced_kwargs else ""
     return dataclasses.replace(
         budget, iterations=n, batch=size.batch, hr_patch=size.hr_patch,
         checkpoint_every=min(budget.checkpoint_every, max(1, n // 10)),
@@ -77,11 +78,12 @@ def resolve_entry(entry: Entry, scale: int, budget_name: str, seed: int | None =
     from harness.models import get_spec
 
     size = entry.budget_size(budget_name)
-    recipe, budget = get_recipe(recipe_name(entry)), sized_budget(get_budget(budget_name), size)
+    reduced = size.kwargs_for(entry.id) if size is not None else {}
+    recipe, budget = get_recipe(recipe_name(entry)), sized_budget(get_budget(budget_name), size, reduced)
     if seed is None:  # the entry's declared seed (Train.seed), 0 by default
         seed = entry.train.seed if entry.train is not None else 0
     declared = entry.train.dataset if entry.train is not None and "dataset" in entry.train.model_fields_set else None
-    kwargs = {**entry.kwargs, **size.kwargs} if size is not None else entry.kwargs  # a declared reduced size
+    kwargs = {**entry.kwargs, **reduced}  # a declared reduced size ([budgets.short].kwargs / row_kwargs)
     cfg = resolve(recipe, budget, model=entry.model, model_kwargs=kwargs, scale=scale,
                   input_kind=get_spec(entry.model).input, dataset=declared, seed=seed)
     frac = frozen_bn_fraction(cfg.model, cfg.scale, json.dumps(cfg.model_kwargs, sort_keys=True))
