@@ -248,11 +248,18 @@ def _filtered(claim: Claim, cols: list[Col]) -> list[Col]:
 
 def columns_for(suite: Suite, claim: Claim, rows: list[str]) -> list[Col]:
     """Columns on which all of ``rows`` are compared: those they all print (in table order), filtered by the
-    claim's datasets / scales; when none of them prints the metric, the declared datasets × scales."""
+    claim's datasets / scales; a row that prints none of the metric (a model trained here that the table lacks)
+    takes those of the printed rows' columns it is scored on; when none of them prints the metric, the
+    declared datasets × scales."""
     assert claim.metric
     per_row = [_paper_cols(suite, r, claim.metric) for r in rows]
     if any(per_row):
-        common = [c for c in per_row[0] if all(c in p for p in per_row[1:])] if all(per_row) else []
+        printed = [p for p in per_row if p]
+        common = [c for c in printed[0] if all(c in p for p in printed[1:])]
+        for r, p in zip(rows, per_row):  # a row the paper does not print (trained here only: a model the table
+            if not p:                    # lacks) takes the printed rows' columns it is scored on
+                targets = suite.entry(r).image_targets()
+                common = [c for c in common if claim.metric in targets.get(c, set())]
         return _filtered(claim, common)
     scales = claim.scales or list(dict.fromkeys(suite.entry(r).scale for r in rows))
     if len(scales) > 1 and claim.scales is None:

@@ -194,6 +194,24 @@ def test_seed_spread_small_enough_holds_and_repeats_rows_count_as_seeds(tmp_path
     assert r["noise"]["spreads"]["net_b Set14 ×4"] == pytest.approx(0.04)
 
 
+def test_a_row_the_table_does_not_print_is_compared_on_the_columns_it_is_scored_on(tmp_path):
+    """A trained-here row with no printed cell (a model the table lacks) takes the printed row's columns that
+    it is scored on (its ``datasets``): net_b_seed1 scores Set5 and Set14, net_b prints only Set14."""
+    body = SUITE + '\n[[claims]]\nid = "unprinted_below_b"\nkind = "ordering"\nstatement = "X is below B."\n' \
+                   'source = "003 L213"\nmetric = "psnr_y"\na = "net_b_seed1"\nb = "net_b"\nop = "<"\n'
+    s = load_suite(write(tmp_path, body), check_models=False)
+    cells = [cell("net_b_seed1", 26.50, budget="short"), cell("net_b", 27.00, budget="short"),
+             cell("net_b_seed1", 29.00, dataset="Set5", budget="short")]
+    r = by_id(evaluate_claims(s, cells))["unprinted_below_b"]
+    assert r["verdict"] == "holds"
+    assert r["paper_verdict"] == "unchecked"
+    assert {c["dataset"] for c in r["cells"]} == {"Set14"}  # Set5 is not a column: net_b does not print it
+    bad = body.replace('a = "net_b_seed1"\nb = "net_b"', 'a = "net_b_seed1"\nb = "new"')  # scores no printed col
+    with pytest.raises(SuiteError, match=r"unprinted_below_b.*share no column"):
+        load_suite(write(tmp_path, bad.replace('datasets = ["Set5", "Set14"]', 'datasets = ["B100"]')),
+                   check_models=False)
+
+
 @pytest.mark.parametrize(("values", "verdict"), [
     ((27.00, 27.30, 27.33), "holds"),          # a clear rise, then no fall beyond the saturation
     ((27.00, 27.02, 26.80), "fails"),          # the rise inside the noise, then a fall beyond the saturation
