@@ -742,8 +742,16 @@ def _needs(claim: Claim, suite: Suite, vals: _Values, used: list[tuple], info: d
             reason = suite.entry(e).reason.strip().rstrip(".").replace("`", "")  # an excerpt, not advice
             parts.append(f"{e} is paper-only: {reason[:160]}" + ("…" if len(reason) > 160 else ""))
     if info.get("seedless_trained"):
-        parts.append(f"a second seed of {', '.join(info['seedless_trained'])} (declare repeats) to measure the "
-                     "seed noise")
+        seedless = info["seedless_trained"]
+        declared = [r for e in seedless for r in claim.repeats.get(e, [])]
+        undeclared = [e for e in seedless if not claim.repeats.get(e)]
+        if declared:  # the repeats are declared but have no qualifying cells yet: run them
+            budget = info.get("budget") or claim.budgets()[0]
+            parts.append(f"the declared seed repeats {', '.join(declared)} measured under {budget} "
+                         f"(`python -m harness reproduce {suite.id} --entries {','.join(declared)} --budget {budget}`) "
+                         "to measure the seed noise")
+        if undeclared:
+            parts.append(f"a second seed of {', '.join(undeclared)} (declare repeats) to measure the seed noise")
     if claim.needs:
         parts.append(claim.needs)
     return "; ".join(parts)

@@ -251,6 +251,21 @@ def test_trained_rows_without_seeds_ask_for_a_second_seed(suite):
     assert "no repeated seeds" in r["noise"]["source"] and "second seed" in r["needs"]
 
 
+def test_declared_repeats_not_yet_run_are_named_with_their_command(tmp_path):
+    """A claim whose repeat rows are declared but have no qualifying cell (smoke only) asks for those rows to be
+    run under the claim's budget, not for repeats to be declared."""
+    body = SUITE + '\n[[claims]]\nid = "a_beats_b_rep"\nkind = "ordering"\nstatement = "A beats B."\n' \
+                   'source = "003 L213"\nmetric = "psnr_y"\na = "net_a"\nb = "net_b"\n' \
+                   'repeats = {{ net_b = ["net_b_seed1"] }}\n'
+    s = load_suite(write(tmp_path, body), check_models=False)
+    cells = [cell("net_a", 27.5, budget="short"), cell("net_b", 27.0, budget="short"),
+             cell("net_b_seed1", 20.0, budget="smoke")]
+    needs = by_id(evaluate_claims(s, cells))["a_beats_b_rep"]["needs"]
+    assert "the declared seed repeats net_b_seed1 measured under short" in needs
+    assert "reproduce t_claims --entries net_b_seed1 --budget short" in needs
+    assert "a second seed of net_a (declare repeats)" in needs and "of net_b," not in needs
+
+
 def test_smoke_runs_do_not_qualify_and_one_budget_is_used(suite):
     smoke = [cell("net_a", 27.5, budget="smoke"), cell("net_b", 27.0, budget="smoke")]
     r = by_id(evaluate_claims(suite, smoke))["a_beats_b"]

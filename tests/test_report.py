@@ -291,6 +291,18 @@ def test_trained_cells_list_their_training_run_with_a_curve_from_its_committed_l
     assert rows["not_committed"]["curve"] is None and rows["not_committed"]["log"] is None
 
 
+def test_pages_with_training_runs_total_their_training_time():
+    """Every committed page that lists training runs says how long they took, per budget (the time a table
+    took here)."""
+    pages = [p for p in (Path(__file__).resolve().parent.parent / "reports").glob("*.html")
+             if "Training runs behind the trained cells" in p.read_text(encoding="utf-8")]
+    assert pages
+    for page in pages:
+        line = re.search(r"Training time of these runs: ([^<]*)</p>", page.read_text(encoding="utf-8"))
+        assert line and re.fullmatch(r"((smoke|short|paper): \d+ runs?, \d+\.\d min(; )?)+ \(wall time; .*\)",
+                                     line.group(1)), page.name
+
+
 def test_pages_show_no_machine_paths():
     from harness.report import no_machine_paths
 
