@@ -677,17 +677,21 @@ def render_charts(suite: Suite, cells: list[dict], out_dir: Path) -> list[Chart]
 
 
 def _inputs_digest(suite: Suite, doc: dict | None, charts: bool, baseline: Path) -> str:
-    """What a suite page is made of: its suite file, its results, its drift baseline, the templates and the
-    code that renders it."""
+    """What a suite page is made of: its suite file, its results, its drift baseline, the templates, the code
+    that renders it, and which of its training runs are committed (their curves and log links)."""
     import hashlib
     import json
 
     from harness import exports, plots
+    from harness.training.runs import COMMITTED_DIR
 
     h = hashlib.sha256()
     code = b"".join(Path(m.__file__).read_bytes() for m in (exports, plots))
+    keys = sorted({c["training"]["run_key"] for c in (doc or {}).get("cells", []) if c.get("training")})
+    committed = [(k, (Path(COMMITTED_DIR) / k / "log.jsonl").stat().st_size) for k in keys
+                 if (Path(COMMITTED_DIR) / k / "log.jsonl").is_file()]
     for part in (suite.path.read_bytes() if suite.path else b"", json.dumps(doc, sort_keys=True).encode(),
-                 str(charts).encode(), Path(__file__).read_bytes(), code,
+                 str(charts).encode(), Path(__file__).read_bytes(), code, json.dumps(committed).encode(),
                  baseline.read_bytes() if baseline.is_file() else b"",
                  *(p.read_bytes() for p in sorted(TEMPLATES_DIR.glob("*")) if p.is_file())):
         h.update(hashlib.sha256(part).digest())

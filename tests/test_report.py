@@ -276,6 +276,32 @@ def test_unchanged_pages_are_not_rendered_again(tmp_path):
     assert page in render_reports([SUITE_ID], changed, tmp_path, suites_dir=SUITES)
 
 
+def test_a_page_is_rendered_again_when_its_training_run_gets_committed(tmp_path, monkeypatch):
+    """Committing a run (results/training/<key>/) changes the page (its curve and log link), so the page is not
+    skipped as up to date."""
+    from harness.training import runs
+
+    committed = tmp_path / "training"
+    committed.mkdir()
+    monkeypatch.setattr(runs, "COMMITTED_DIR", committed)
+    results = tmp_path / "results"
+    results.mkdir()
+    doc = fixture_doc()
+    doc["cells"][0]["training"] = {"run_key": "abc0123456789def", "budget": "short", "iterations": 20,
+                                   "target_iterations": 20, "wall_s": 3.0, "final_loss": 0.1}
+    (results / f"{SUITE_ID}.json").write_text(json.dumps(doc))
+    out = tmp_path / "out"
+    page = out / f"{SUITE_ID}.html"
+    assert page in render_reports([SUITE_ID], results, out, suites_dir=SUITES, charts=False)
+    assert "not committed (runs/abc0123456789def)" in page.read_text()
+    assert page not in render_reports([SUITE_ID], results, out, suites_dir=SUITES, charts=False)
+    (committed / "abc0123456789def").mkdir()
+    (committed / "abc0123456789def" / "log.jsonl").write_text(
+        "".join(json.dumps({"iteration": i, "loss": 0.1 / i, "lr": 1e-4}) + "\n" for i in range(1, 21)))
+    assert page in render_reports([SUITE_ID], results, out, suites_dir=SUITES, charts=False)
+    assert "abc0123456789def/log.jsonl" in page.read_text() and "not committed" not in page.read_text()
+
+
 def test_trained_cells_list_their_training_run_with_a_curve_from_its_committed_log(tmp_path):
     from harness.report import training_runs
 
@@ -299,7 +325,7 @@ def test_pages_with_training_runs_total_their_training_time():
     assert pages
     for page in pages:
         line = re.search(r"Training time of these runs: ([^<]*)</p>", page.read_text(encoding="utf-8"))
-        assert line and re.fullmatch(r"((smoke|short|paper): \d+ runs?, \d+\.\d min(; )?)+ \(wall time; .*\)",
+        assert line and re.fullmatch(r"((smoke|short|paper): \d+ runs?, \d+\.\d min(; )?)+ \(wall time; .*\)\.",
                                      line.group(1)), page.name
 
 
