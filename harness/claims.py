@@ -730,13 +730,16 @@ def _needs(claim: Claim, suite: Suite, vals: _Values, used: list[tuple], info: d
             capped = any((c.get("extra") or {}).get("budget_skip") for c in cells
                          if c.get("entry") in runnable and c.get("metric") == metric)
             cmd = f"`python -m harness reproduce {suite.id} --entries {','.join(runnable)}"
-            cmd += f" --budget {budget}`" if trained else (" --budget paper`" if capped else "`")
+            if trained:  # the paper budget trains on the recipe's own data and schedule: a GPU's work
+                cmd += f" --budget {budget}" + (" --device cuda`" if budget == "paper" else "`")
+            else:
+                cmd += " --budget paper`" if capped else "`"
             if trained and budget != "paper":
                 cmd += ("; a short run over the CPU cap is refused on a CPU: run it on a GPU with --device cuda "
                         f"(`python -m harness train {suite.id} --entries {','.join(trained)} --budget {budget} --estimate` "
                         "says how long)")
             elif trained:
-                cmd += "; the paper budget trains on a GPU: add --device cuda"
+                cmd += "; the paper budget trains on a GPU, on the recipe's own training data"
             parts.append(f"measure {', '.join(runnable)} ({cmd})")
         for e in paper_only:
             reason = suite.entry(e).reason.strip().rstrip(".").replace("`", "")  # an excerpt, not advice

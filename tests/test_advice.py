@@ -25,8 +25,8 @@ COMMAND = re.compile(r"`(python -m harness [^`]+)`")
 
 
 def advice() -> dict[tuple[str, ...], dict]:
-    """Distinct commands → {"entries": set, "texts": the advice sentences quoting them}; commands that differ
-    only in ``--entries`` are merged (one run checks them all)."""
+    """Distinct commands → {"entries": set, "texts": the advice sentences quoting them, "pieces": each sentence
+    with its own entries}; commands that differ only in ``--entries`` are merged (one run checks them all)."""
     merged: dict[tuple[str, ...], dict] = {}
     for path in sorted(RESULTS_DIR.glob("*.json")):
         doc = json.loads(path.read_text(encoding="utf-8"))
@@ -40,9 +40,10 @@ def advice() -> dict[tuple[str, ...], dict]:
                     i = argv.index("--entries")
                     entries = set(argv[i + 1].split(","))
                     argv = argv[:i] + argv[i + 2:]
-                slot = merged.setdefault(tuple(argv), {"entries": set(), "texts": []})
+                slot = merged.setdefault(tuple(argv), {"entries": set(), "texts": [], "pieces": []})
                 slot["entries"] |= entries
                 slot["texts"].append(text)
+                slot["pieces"].append((frozenset(entries), text))
     return merged
 
 
@@ -67,26 +68,36 @@ def test_every_piece_of_advice_works_or_names_its_refusal(tmp_path: Path):
     require(Path(RESULTS_DIR / "records").is_dir(), "committed results/records are needed")
     scratch = tmp_path / "results"
     shutil.copytree(RESULTS_DIR, scratch)
-    failures = []
-    for argv, slot in sorted(advice().items()):
+    def check(argv: tuple[str, ...], entries: set[str], texts: list[str]) -> str | None:
         args = list(argv)
-        if slot["entries"]:
-            args += ["--entries", ",".join(sorted(slot["entries"]))]
+        if entries:
+            args += ["--entries", ",".join(sorted(entries))]
         if args[0] == "reproduce":
             args += ["--dry-run", "--results-dir", str(scratch)]
         elif args[0] == "train" and "--estimate" not in args:
             args += ["--estimate"]
         rc, text = _run(args)
         if rc == 0 and args[0] == "reproduce" and re.search(r"dry run: 0 job", text):
-            failures.append(f"{' '.join(args)} → would do nothing: {text.strip()[-300:]}")
-            continue
+            return f"{' '.join(args)} → would do nothing: {text.strip()[-300:]}"
         if rc == 0:
-            continue
-        named = all(("cap" in t and "GPU" in t) for t in slot["texts"]) and "cap" in text
+            return None
+        named = all(("cap" in t and "GPU" in t) for t in texts) and "cap" in text
         gpu = "--device" in args and args[args.index("--device") + 1] == "cuda" and "CUDA" in text
         if rc == 2 and (named or gpu):
-            continue  # refused for the reason the advice gives
-        failures.append(f"{' '.join(args)} → rc {rc}: {text.strip()[-300:]}")
+            return None  # refused for the reason the advice gives
+        return f"{' '.join(args)} → rc {rc}: {text.strip()[-300:]}"
+
+    failures = []
+    for argv, slot in sorted(advice().items()):
+        failure = check(argv, slot["entries"], slot["texts"])
+        if failure and len(slot["pieces"]) > 1:  # merged advice refused: each piece must work on its own
+            pieces: dict[frozenset, list[str]] = {}
+            for entries, text in slot["pieces"]:
+                pieces.setdefault(entries, []).append(text)
+            failure = next((f for f in (check(argv, set(e), t) for e, t in sorted(pieces.items(), key=str)) if f),
+                           None)
+        if failure:
+            failures.append(failure)
     assert not failures, "\n".join(failures)
 
 
