@@ -684,6 +684,13 @@ def _paper_values(claim: Claim, suite: Suite) -> _Values:
     return vals
 
 
+def _excerpt(text: Any, n: int = 140) -> str:
+    """A cell's reason or a row's note quoted in a claim's needs: backticks dropped (the quote is not advice to
+    copy; the cell holds it), cut at ``n`` characters."""
+    text = str(text or "").strip().replace("`", "")
+    return text[:n] + ("…" if len(text) > n else "")
+
+
 def _blocked(claim: Claim, entry: str, cells: list[dict]) -> str:
     """Why an entry's cells for this claim stay unmeasured when running it again would not help (architecture
     only, GPU timing, missing data: the cell's own reason), else ''."""
@@ -694,8 +701,7 @@ def _blocked(claim: Claim, entry: str, cells: list[dict]) -> str:
         if c.get("entry") == entry and c.get("metric") == metric and c.get("status") in (
                 "not-run", "missing-data", "missing-weights") and not str(c.get("reason", "")).startswith(
                 "not measured yet"):
-            reason = str(c.get("reason", "")).strip().replace("`", "")  # an excerpt: the cell holds the advice
-            return f"{entry}: {c['status']} — {reason[:140]}" + ("…" if len(reason) > 140 else "")
+            return f"{entry}: {c['status']} — {_excerpt(c.get('reason'))}"
     return ""
 
 
@@ -706,8 +712,7 @@ def _data_missing(claim: Claim, entry: str, cols: list[Col], cells: list[dict]) 
     found = [c for c in cells if c.get("entry") == entry and c.get("metric") == metric
              and (c.get("dataset"), c.get("scale")) in cols]
     if cols and len(found) >= len(cols) and all(c.get("status") == "missing-data" for c in found):
-        reason = str(found[0].get("reason", "")).strip().replace("`", "")
-        return f"{entry}: missing-data — {reason[:140]}" + ("…" if len(reason) > 140 else "")
+        return f"{entry}: missing-data — {_excerpt(found[0].get('reason'))}"
     return ""
 
 
@@ -742,8 +747,7 @@ def _needs(claim: Claim, suite: Suite, vals: _Values, used: list[tuple], info: d
                 cmd += "; the paper budget trains on a GPU, on the recipe's own training data"
             parts.append(f"measure {', '.join(runnable)} ({cmd})")
         for e in paper_only:
-            reason = suite.entry(e).reason.strip().rstrip(".").replace("`", "")  # an excerpt, not advice
-            parts.append(f"{e} is paper-only: {reason[:160]}" + ("…" if len(reason) > 160 else ""))
+            parts.append(f"{e} is paper-only: {_excerpt(suite.entry(e).reason.strip().rstrip('.'), 160)}")
     if info.get("seedless_trained"):
         seedless = info["seedless_trained"]
         declared = [r for e in seedless for r in claim.repeats.get(e, [])]

@@ -39,7 +39,7 @@ from harness.results import (
     read_results,
     results_path,
 )
-from harness.suite import SUITES_DIR, Suite, SuiteError, load_suite
+from harness.suite import SUITES_DIR, Suite, SuiteError, load_suite, size_text
 from harness.summary import finish_steps
 
 REPORTS_DIR = RESULTS_DIR.parent / "reports"
@@ -625,6 +625,7 @@ def _environment() -> jinja2.Environment:
     )
     env.globals.update(status_styles=STATUS_STYLES, harness_version=__version__, claim_css=CLAIM_CSS)
     env.filters["backticks"] = backticks
+    env.filters["size_text"] = size_text
     return env
 
 
@@ -683,13 +684,11 @@ def _inputs_digest(suite: Suite, doc: dict | None, charts: bool, baseline: Path)
     import json
 
     from harness import exports, plots
-    from harness.training.runs import COMMITTED_DIR
 
     h = hashlib.sha256()
     code = b"".join(Path(m.__file__).read_bytes() for m in (exports, plots))
     keys = sorted({c["training"]["run_key"] for c in (doc or {}).get("cells", []) if c.get("training")})
-    committed = [(k, (Path(COMMITTED_DIR) / k / "log.jsonl").stat().st_size) for k in keys
-                 if (Path(COMMITTED_DIR) / k / "log.jsonl").is_file()]
+    committed = [(k, log.stat().st_size) for k in keys if (log := _committed_log(k)) is not None]
     for part in (suite.path.read_bytes() if suite.path else b"", json.dumps(doc, sort_keys=True).encode(),
                  str(charts).encode(), Path(__file__).read_bytes(), code, json.dumps(committed).encode(),
                  baseline.read_bytes() if baseline.is_file() else b"",
@@ -706,11 +705,17 @@ def _up_to_date(page: Path, digest: str) -> bool:
     return f'<meta name="srbench-inputs" content="{digest}">' in head
 
 
+def _committed_log(key: str) -> Path | None:
+    """The committed training log of run ``key`` (``results/training/<key>/log.jsonl``), if there is one."""
+    from harness.training.runs import COMMITTED_DIR
+
+    log = Path(COMMITTED_DIR) / key / "log.jsonl"
+    return log if log.is_file() else None
+
+
 def training_runs(cells: list[dict], out_dir: Path, draw: bool = True) -> list[dict]:
     """The training runs behind a suite's trained cells, with their curve where the run is committed."""
     import os
-
-    from harness.training.runs import COMMITTED_DIR
 
     runs: dict[str, dict] = {}
     for c in cells:
@@ -721,12 +726,11 @@ def training_runs(cells: list[dict], out_dir: Path, draw: bool = True) -> list[d
         run["entries"].add(c["entry"])
     for key, run in runs.items():
         run["entries"] = ", ".join(sorted(run["entries"]))
-        folder = Path(COMMITTED_DIR) / key
-        committed = (folder / "log.jsonl").is_file()
-        run["log"] = os.path.relpath(folder / "log.jsonl", out_dir) if committed else None
+        log = _committed_log(key)
+        run["log"] = os.path.relpath(log, out_dir) if log is not None else None
         run["curve"] = None
-        if committed and draw:  # drawn from the committed log (generated, like every chart)
-            run["curve"] = plot_training_curve(folder, Path(out_dir) / f"training_{key}.svg").name
+        if log is not None and draw:  # drawn from the committed log (generated, like every chart)
+            run["curve"] = plot_training_curve(log.parent, Path(out_dir) / f"training_{key}.svg").name
     return sorted(runs.values(), key=lambda r: (r["budget"], r["entries"]))
 
 

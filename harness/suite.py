@@ -96,6 +96,11 @@ class BudgetSize(_Strict):
         return self.row_kwargs.get(entry_id, self.kwargs)
 
 
+def size_text(kwargs: dict[str, Any]) -> str:
+    """A declared reduced model size as cells' reasons and pages name it: ``blocks=4, channels=16``."""
+    return ", ".join(f"{k}={v}" for k, v in kwargs.items())
+
+
 class Count(_Strict):
     """Counting conventions that reproduce a paper's complexity columns (conventions.md §3).
 

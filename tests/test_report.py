@@ -329,6 +329,17 @@ def test_pages_with_training_runs_total_their_training_time():
                                      line.group(1)), page.name
 
 
+def test_a_page_names_its_tables_reduced_size_as_the_cells_do():
+    """The reduced size of [budgets.short] (and a row's own one) reads on the page as in the cells' reasons."""
+    from harness.suite import size_text
+
+    size = load_suite("repsr_table4").budgets["short"]
+    html = (Path(__file__).resolve().parent.parent / "reports" / "repsr_table4.html").read_text(encoding="utf-8")
+    assert f"model reduced to {size_text(size.kwargs)}</strong>" in html
+    assert f"row <code>edsr</code> reduced to <strong>{size_text(size.row_kwargs['edsr'])}</strong>" in html
+    assert size_text({"num_blocks": 4, "channels": 16}) == "num_blocks=4, channels=16"
+
+
 def test_pages_show_no_machine_paths():
     from harness.report import no_machine_paths
 

@@ -20,7 +20,7 @@ from torch import nn
 from harness import datasets
 from harness.measure import MeasureContext
 from harness.obtain import NotObtainableError
-from harness.suite import Entry
+from harness.suite import Entry, size_text
 from harness.training import runs
 from harness.training.data import (
     ImageSet,
@@ -63,7 +63,7 @@ def sized_budget(budget: Budget, size, reduced_kwargs: dict | None = None) -> Bu
     if size is None:
         return budget
     n = size.iterations
-    reduced = (f"; the model reduced to {', '.join(f'{k}={v}' for k, v in reduced_kwargs.items())} for this budget "
+    reduced = (f"; the model reduced to {size_text(reduced_kwargs)} for this budget "
                "(the paper's size does not fit here)") if reduced_kwargs else ""
     return dataclasses.replace(
         budget, iterations=n, batch=size.batch, hr_patch=size.hr_patch,

@@ -133,6 +133,7 @@ class Trainer:
                      for k, v in self.model.state_dict().items()}
                     if cfg.ema else None)
         self.loss_fn = F.l1_loss if cfg.loss == "l1" else F.mse_loss
+        self._bn_stats_frozen = False  # Frozen BN's switch is applied once (it is sticky and saved with the model)
 
     # --- pieces ---------------------------------------------------------------------------------------------
 
@@ -159,8 +160,9 @@ class Trainer:
 
     def _set_train_mode(self, it: int) -> None:
         self.model.train()
-        if self.cfg.frozen_bn_from is not None and it >= self.cfg.frozen_bn_from:
+        if self.cfg.frozen_bn_from is not None and it >= self.cfg.frozen_bn_from and not self._bn_stats_frozen:
             self.model.freeze_bn_stats()  # RepSR §4.2: population statistics from here on; γ, β still train
+            self._bn_stats_frozen = True
         if self.cfg.freeze_bn_at is not None and it >= self.cfg.freeze_bn_at:
             for m in self.model.modules():
                 if isinstance(m, nn.modules.batchnorm._BatchNorm):
