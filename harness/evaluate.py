@@ -434,12 +434,15 @@ def _measure_one(
             ctx.progress(f"{entry.id} ×{scale} {name}: image {done + 1}/{total} ({current})")
 
     try:
-        res = _evaluate_degradations(ctx, entry, obtained, name, scale, wanted, progress, files)
+        res, reused = _evaluate_or_reuse(ctx, entry, obtained, name, scale, wanted, progress, files)
     except ds.MissingDataError as exc:
         return out + _statused(wanted, name, scale, "missing-data", str(exc))
     except Exception as exc:  # noqa: BLE001 — one dataset failing must not stop the suite
         return out + _statused(wanted, name, scale, "error", f"{type(exc).__name__}: {exc}")
     reason = res.reason + (f"; {obtained.reason}" if getattr(obtained, "reason", "") else "")
+    if reused:
+        reason += (f"; evaluation re-used from {reused.get('suite')}/{reused.get('entry')} (run {reused.get('run')}): "
+                   "the same model, test set and protocol")
     for m in sorted(wanted):
         out.append(Measurement(
             m, res.means[m], name, scale, reason=reason,
@@ -449,6 +452,33 @@ def _measure_one(
                 "n_images": res.n_images,
                 **_per_kernel_extra(res, m),
                 "profile_hash": res.profile["hash"],
+                **({"reused": reused} if reused else {}),
             },
         ))
     return out
+
+
+def _evaluate_or_reuse(ctx, entry, obtained, name, scale, wanted, progress, files) -> tuple[EvalResult, dict]:
+    """The evaluation, or the identical one another suite's entry already made (``harness.evalcache``):
+    (result, where it was first measured — {} when measured now)."""
+    from dataclasses import asdict
+
+    from harness import evalcache
+    from harness.kinds import get_kind
+
+    identity = evalcache.model_identity(obtained) if ctx.eval_reuse and evalcache.enabled() else None
+    key = None
+    if identity is not None:
+        key = evalcache.key_for(
+            identity, dataset=name, data=ctx.provenance["data"][name], scale=scale,
+            profile=ctx.profile.record(), degradation=_degradation_runs(entry, scale), input=obtained.input,
+            device=ctx.device, metrics=sorted(wanted), kind_version=get_kind("metrics").version)
+        hit = evalcache.load(key)
+        if hit is not None:
+            ctx.progress(f"{entry.id} ×{scale} {name}: re-used the evaluation of {hit['origin'].get('suite')}/"
+                         f"{hit['origin'].get('entry')} (run {hit['origin'].get('run')}; same model, data and protocol)")
+            return EvalResult(**hit["result"]), hit["origin"]
+    res = _evaluate_degradations(ctx, entry, obtained, name, scale, wanted, progress, files)
+    if key is not None:
+        evalcache.store(key, asdict(res), {"run": ctx.run_id, "suite": ctx.suite.id, "entry": entry.id})
+    return res, {}

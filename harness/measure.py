@@ -43,6 +43,8 @@ class MeasureContext:
     progress: Callable[[str], None] = lambda msg: None
     cache: dict[Any, Any] = field(default_factory=dict)  # per-run memo (obtained models, datasets...)
     datasets: set[str] | None = None  # restrict image metrics to these datasets (None: all the entry needs)
+    run_id: str = ""  # the run record being made (named by evaluations that other suites re-use)
+    eval_reuse: bool = True  # re-use another suite's identical evaluation (harness.evalcache); --force: no
 
     def wants_dataset(self, name: str) -> bool:
         return self.datasets is None or name in self.datasets

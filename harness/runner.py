@@ -275,7 +275,7 @@ def run_suite(suite: Suite, opts: RunOptions, report: Callable[[str], None] = pr
     ctx = MeasureContext(suite=suite, profile=suite.metric_profile, data_dir=opts.data_dir,
                          weights_dir=opts.weights_dir, device=opts.device, budget=opts.budget,
                          provenance={}, progress=report if opts.progress else (lambda msg: None),
-                         datasets=opts.datasets)
+                         datasets=opts.datasets, run_id=run.id, eval_reuse=not opts.force)
     selected = [e for e in suite.entries if opts.entries is None or e.id in opts.entries]
     ran, skipped, errors = [], [], []
     started = time.perf_counter()

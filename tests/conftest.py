@@ -13,6 +13,10 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 
+# No test re-uses an evaluation stored by another test or by a session's runs (harness.evalcache): each test
+# measures what it asserts.  tests/test_evaluate.py turns re-use on where it tests re-use itself.
+os.environ["SRBENCH_EVAL_REUSE"] = "0"
+
 
 def require(ok: bool, msg: str) -> None:
     """Shared real inputs must exist in CI (fail loudly); elsewhere a missing one skips with the reason."""

@@ -316,3 +316,62 @@ def test_measure_metrics_respects_dataset_restriction(tmp_path, fake_obtain):
     entry = _entry(datasets=["B100"])
     got = measure_metrics(_ctx(tmp_path, [entry], datasets={"B100"}), entry)
     assert {m.dataset for m in got} == {"B100"}
+
+
+# --- re-use of an identical evaluation across suites (harness.evalcache) ------------------------------------
+
+
+@pytest.mark.realdata
+def test_identical_evaluation_is_reused_across_suites_and_only_then(data_dir, tmp_path, fake_obtain, monkeypatch):
+    """Two suites printing the same trained row score it once: the second cell equals the first and names the
+    run, suite and entry that measured it.  Another degradation, another run key, --force (eval_reuse off) or
+    SRBENCH_EVAL_REUSE=0 each measure again."""
+    monkeypatch.setenv("SRBENCH_RUNS_DIR", str(tmp_path / "runs"))
+    monkeypatch.setenv("SRBENCH_EVAL_REUSE", "1")
+    calls = []
+    real = ev._evaluate_degradations
+    monkeypatch.setattr(ev, "_evaluate_degradations", lambda *a, **k: calls.append(a[3]) or real(*a, **k))
+
+    class Half(nn.Module):  # a deterministic "trained" model: bicubic-upscaled input, dimmed
+        def forward(self, x):
+            return torch.nn.functional.interpolate(x, scale_factor=2, mode="bicubic") * 0.5
+
+    fake_obtain[2] = obtain.Obtained(Half(), "rgb", "trained", {"run_key": "k1", "iterations": 10, "finished": True})
+    entry = _entry(scale=2, id="row_a")
+    first = {m.metric: m for m in measure_metrics(_ctx(data_dir, [entry], run_id="R1"), entry)}
+    assert len(calls) == 1 and "reused" not in first["psnr_y"].extra
+    other = _entry(scale=2, id="row_b")
+    ctx_b = _ctx(data_dir, [other], run_id="R2")
+    ctx_b.suite.id = "another_table"
+    again = {m.metric: m for m in measure_metrics(ctx_b, other)}
+    assert len(calls) == 1  # not evaluated again
+    assert again["psnr_y"].value == first["psnr_y"].value and again["ssim_y"].value == first["ssim_y"].value
+    assert again["psnr_y"].extra["per_image"] == first["psnr_y"].extra["per_image"]
+    assert {k: again["psnr_y"].extra["reused"][k] for k in ("run", "suite", "entry")} == {
+        "run": "R1", "suite": "t", "entry": "row_a"}
+    # anything the numbers depend on differs: evaluated again
+    blurred = _entry(scale=2, id="row_c")
+    blurred.degradation, blurred.degradation_params = "gaussian8", {"downsample": "matlab", "pad": "reflect"}
+    measure_metrics(_ctx(data_dir, [blurred]), blurred)
+    assert len(calls) == 2
+    fake_obtain[2] = obtain.Obtained(Half(), "rgb", "trained", {"run_key": "k2", "iterations": 10, "finished": True})
+    measure_metrics(_ctx(data_dir, [entry]), entry)
+    assert len(calls) == 3
+    measure_metrics(_ctx(data_dir, [entry], eval_reuse=False), entry)
+    assert len(calls) == 4
+    monkeypatch.setenv("SRBENCH_EVAL_REUSE", "0")
+    measure_metrics(_ctx(data_dir, [entry]), entry)
+    assert len(calls) == 5
+    # a model without a run key or weights checksum is never re-used
+    fake_obtain[2] = obtain.Obtained(Half(), "rgb", "random weights")
+    monkeypatch.setenv("SRBENCH_EVAL_REUSE", "1")
+    measure_metrics(_ctx(data_dir, [entry]), entry)
+    measure_metrics(_ctx(data_dir, [entry]), entry)
+    assert len(calls) == 7
+    # a damaged store is ignored and replaced
+    for f in (tmp_path / "runs" / "evals").glob("*.json"):
+        f.write_text("{trunc")
+    fake_obtain[2] = obtain.Obtained(Half(), "rgb", "trained", {"run_key": "k1", "iterations": 10, "finished": True})
+    assert {m.metric: m.value for m in measure_metrics(_ctx(data_dir, [entry]), entry)} == {
+        "psnr_y": first["psnr_y"].value, "ssim_y": first["ssim_y"].value}
+    assert len(calls) == 8
