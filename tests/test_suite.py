@@ -234,3 +234,34 @@ def test_repsr_ablation_tables_share_their_default_row_run():
     assert len(others) == 12  # 6 + 4 + 4 rows, two of which are Table 5's default row
     assert resolve_entry(load_suite("repsr_table5").entry("v1_repsr"), 4, "short")[2].model_kwargs == \
         {"blocks": 4, "channels": 16}
+
+
+def test_stea_ablation_tables_share_their_common_rows_and_differ_in_the_ablated_module():
+    """STEA Tables III, VI and VII: one reduced LabNet size; Table III's STEA + DWC(V) row is Table VII's 'STEA ✓ |
+    MLFR ✗' run, Table VI's MLFR{6,4,2} row is Table VII's full LabNet run (and their seed-1 repeats likewise);
+    the 7 distinct rows differ only in the module each table ablates, and are scored under Gaussian8."""
+    from harness.training.api import resolve_entry
+
+    def cfg(suite, entry):
+        return resolve_entry(load_suite(suite).entry(entry), 4, "short")[2]
+
+    assert cfg("stea_table3", "dwcv_stea_x4").hash() == cfg("stea_table7", "stea_x4").hash()
+    assert cfg("stea_table6", "mlfr_d6_d4_d2_x4").hash() == cfg("stea_table7", "stea_mlfr_x4").hash()
+    assert cfg("stea_table3", "dwcv_stea_x4_seed1").hash() == cfg("stea_table7", "stea_x4_seed1").hash()
+    assert cfg("stea_table6", "mlfr_d6_d4_d2_x4_seed1").hash() == cfg("stea_table7", "stea_mlfr_x4_seed1").hash()
+    rows = {(s, e.id) for s in ("stea_table3", "stea_table6", "stea_table7") for e in load_suite(s).entries
+            if e.obtain == "train" and "seed1" not in e.id}
+    assert len({cfg(s, e).hash() for s, e in rows}) == 7
+    full = cfg("stea_table7", "stea_mlfr_x4")
+    assert full.model_kwargs["channels"] == 16 and full.model_kwargs["blocks"] == [1, 1, 1, 1, 1, 1]
+    assert full.degradation == "random_gaussian_blur" and full.dataset == "T91" and full.iterations == 2000
+    ablated = {"ftea_x4": {"attention": "ftea", "dwc_v": False, "mlfr": False},
+               "dwcv_ftea_x4": {"attention": "ftea", "mlfr": False}, "dwcv_stea_x4": {"mlfr": False}}
+    for entry, diff in ablated.items():
+        assert cfg("stea_table3", entry).model_kwargs == {**full.model_kwargs, **diff}
+    for entry, dil in {"mlfr_d6_x4": [6], "mlfr_d6_d4_x4": [6, 4]}.items():
+        assert cfg("stea_table6", entry).model_kwargs == {**full.model_kwargs, "mlfr": dil}
+    assert cfg("stea_table7", "mlfr_x4").model_kwargs == {**full.model_kwargs, "attention": "none"}
+    for s in ("stea_table3", "stea_table6", "stea_table7"):
+        for e in load_suite(s).entries:
+            assert (e.degradation, e.degradation_params) == ("gaussian8", {"downsample": "matlab", "pad": "reflect"})
