@@ -28,6 +28,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -429,9 +430,19 @@ def _measure_one(
         return out + [Measurement(m, None, name, scale, reason=skipped, status="not-run",
                                   extra={"budget_skip": True}) for m in sorted(wanted)]
 
+    passes = len(_degradation_runs(entry, scale))  # Gaussian8: every image once per kernel
+    state = {"t0": 0.0, "pass": -1}
+
     def progress(done: int, total: int, current: str) -> None:
+        if done == 0 and current:
+            state["pass"] += 1
+            state["t0"] = state["t0"] or time.perf_counter()
         if current and (done % 10 == 0 or done == total - 1):
-            ctx.progress(f"{entry.id} ×{scale} {name}: image {done + 1}/{total} ({current})")
+            finished = state["pass"] * total + done
+            elapsed = time.perf_counter() - state["t0"]
+            eta = f", ETA {_eta(elapsed / finished * (passes * total - finished))}" if finished else ""
+            kernel = f" kernel {state['pass'] + 1}/{passes}" if passes > 1 else ""
+            ctx.progress(f"{entry.id} ×{scale} {name}{kernel}: image {done + 1}/{total} ({current}){eta}")
 
     try:
         res, reused = _evaluate_or_reuse(ctx, entry, obtained, name, scale, wanted, progress, files)
@@ -456,6 +467,10 @@ def _measure_one(
             },
         ))
     return out
+
+
+def _eta(seconds: float) -> str:
+    return str(timedelta(seconds=round(seconds)))
 
 
 def _evaluate_or_reuse(ctx, entry, obtained, name, scale, wanted, progress, files) -> tuple[EvalResult, dict]:

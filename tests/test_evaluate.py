@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 
 import numpy as np
@@ -285,6 +286,7 @@ def test_measure_metrics_statuses(data_dir, tmp_path, fake_obtain, monkeypatch):
     assert got[("Set14", "ssim_y")].status is None  # entry.datasets: psnr_y and ssim_y at least
     assert set(ctx.provenance["data"]) == {"Set5", "Set14"}
     assert any("Set14" in m for m in msgs)
+    assert any(re.search(r"Set14: image 11/14 \(.*\), ETA \d+:\d\d:\d\d$", m) for m in msgs)  # long work shows an ETA
 
 
 @pytest.mark.realdata
