@@ -24,6 +24,7 @@ from harness.training.data import (
     TrainingDataError,
     TrainingWarning,
     split_validation,
+    validation_pairs,
 )
 from harness.training.engine import TrainingDivergedError
 from harness.training.timing import measure_training_time
@@ -362,6 +363,20 @@ def test_labnet_trains_on_random_blur_and_is_scored_under_gaussian8(t91, tmp_pat
     per = cell["extra"]["per_image_kernel"]
     assert len(per) == 5 and all(len(v) == len(gaussian8_sigmas(4)) == 8 for v in per.values())
     assert cell["measured"] == pytest.approx(np.mean([np.mean(v) for v in per.values()]), abs=1e-9)
+
+
+def test_validation_images_do_not_depend_on_the_training_seed():
+    """A seed repeat is validated on the same blurred LR images as its row, so their curves compare; the blur
+    width still differs from image to image (the same HR twice gets two different LR images)."""
+    from harness.training.data import ImageSet
+
+    hr = np.random.default_rng(3).integers(0, 256, (96, 96, 3), dtype=np.uint8)
+    images = ImageSet(names=["a", "a_again"], hr=[hr, hr.copy()], lr=None, scale=4)
+    cfgs = [recipes.resolve(recipes.get_recipe("stea_labnet"), recipes.get_budget("smoke"), model="labnet",
+                            model_kwargs={}, scale=4, input_kind="rgb", seed=s) for s in (0, 1)]
+    seed0, seed1 = (validation_pairs(images, c) for c in cfgs)
+    assert all(np.array_equal(x[0], y[0]) for x, y in zip(seed0, seed1))
+    assert not np.array_equal(seed0[0][0], seed0[1][0])
 
 
 def test_a_run_outside_the_repository_is_named_without_the_machine_path(tmp_path, monkeypatch):

@@ -250,11 +250,16 @@ def make_loader(dataset: PatchDataset, start: int, end: int, *, rank: int = 0, w
                       persistent_workers=False, pin_memory=False)
 
 
+VAL_DEGRADATION_SEED = 10**9  # the held-out images' blur widths: one draw for every run
+
+
 def validation_pairs(images: ImageSet, cfg: TrainConfig, size: int = 96) -> list[tuple]:
     """Held-out images as (model input 1×C×h×w, HR Y, bicubic-upscaled LR Y), H×W floats in [0, 1], centre
     crops of ``size`` HR px (the bicubic Y is the baseline a trained model must beat).
 
     Degraded like the training data (bicubic, or the on-the-fly degradation with a fixed per-image seed).
+    The seed does not depend on the run's training seed: a seed repeat is validated on the same LR images,
+    so its curve compares with the other runs' (runs before this used ``[cfg.seed, 10**9, n]``).
     """
     out = []
     s = cfg.scale
@@ -265,7 +270,7 @@ def validation_pairs(images: ImageSet, cfg: TrainConfig, size: int = 96) -> list
         if cfg.degradation == "bicubic":
             lr = degrade(hr_c, s, "bicubic")
         else:
-            lr = PatchDataset._degrade(_Deg(cfg), hr_c, np.random.default_rng([cfg.seed, 10**9, n]))
+            lr = PatchDataset._degrade(_Deg(cfg), hr_c, np.random.default_rng([VAL_DEGRADATION_SEED, n]))
         if cfg.input_kind == "rgb":
             inp = lr.astype(np.float32) / 255.0
         else:
