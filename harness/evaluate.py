@@ -28,7 +28,6 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +50,7 @@ from harness.metrics import (
 from harness.prepared import ImageError, PreparedImage
 from harness.profile import MetricProfile
 from harness.suite import Entry
+from harness.training.progress import eta_text
 
 __all__ = ["EvalResult", "ImageError", "describe_protocol", "evaluate", "measure_metrics", "run_model"]
 
@@ -440,7 +440,7 @@ def _measure_one(
         if current and (done % 10 == 0 or done == total - 1):
             finished = state["pass"] * total + done
             elapsed = time.perf_counter() - state["t0"]
-            eta = f", ETA {_eta(elapsed / finished * (passes * total - finished))}" if finished else ""
+            eta = f", ETA {eta_text(elapsed / finished * (passes * total - finished))}" if finished else ""
             kernel = f" kernel {state['pass'] + 1}/{passes}" if passes > 1 else ""
             ctx.progress(f"{entry.id} ×{scale} {name}{kernel}: image {done + 1}/{total} ({current}){eta}")
 
@@ -467,10 +467,6 @@ def _measure_one(
             },
         ))
     return out
-
-
-def _eta(seconds: float) -> str:
-    return str(timedelta(seconds=round(seconds)))
 
 
 def _evaluate_or_reuse(ctx, entry, obtained, name, scale, wanted, progress, files) -> tuple[EvalResult, dict]:

@@ -12,8 +12,13 @@ from collections.abc import Callable
 from datetime import timedelta
 
 
+def eta_text(seconds: float) -> str:
+    """How long is left, as every progress line writes it (``0:17:06``); also the evaluator's."""
+    return str(timedelta(seconds=round(seconds)))
+
+
 def _eta(remaining: int, rate: float) -> str:
-    return str(timedelta(seconds=round(remaining / rate))) if rate > 0 else "?"
+    return eta_text(remaining / rate) if rate > 0 else "?"
 
 
 class Progress:
