@@ -45,14 +45,19 @@ def add_parser(sub) -> None:
 
 def _jobs(args) -> list[dict]:
     from harness.models import get_spec
-    from harness.suite import load_suite
+    from harness.suite import SUITES_DIR, load_suite
     from harness.training.api import entry_scales
 
     suite = load_suite(args.suite)
+    # A suite file outside suites/ (an edited copy) travels as its path: the job re-loads it, and by id it would
+    # load the repository's suite of the same id instead, with that suite's budgets (another run key).
+    ref, where = suite.id, f"suites/{suite.id}.toml"
+    if suite.path is not None and suite.path.resolve() != (SUITES_DIR / f"{suite.id}.toml").resolve():
+        ref = where = str(suite.path.resolve())
     if args.entries:
         unknown = sorted(set(args.entries) - {e.id for e in suite.entries})
         if unknown:
-            raise ValueError(f"suites/{suite.id}.toml: no entry {unknown}; entries: "
+            raise ValueError(f"{where}: no entry {unknown}; entries: "
                              f"{', '.join(e.id for e in suite.entries)}")
         chosen = [e for e in suite.entries if e.id in args.entries]
     else:
@@ -60,11 +65,11 @@ def _jobs(args) -> list[dict]:
     specs = []
     for e in chosen:
         if not e.model or e.model == "bicubic":
-            raise ValueError(f"suites/{suite.id}.toml: entry {e.id!r} has no zoo model to train")
+            raise ValueError(f"{where}: entry {e.id!r} has no zoo model to train")
         scales = [s for s in entry_scales(suite, e) if not args.scale or s in args.scale]
         scales = [s for s in scales if s in get_spec(e.model).scales]
         for s in scales:
-            specs.append({"suite": suite.id, "entry": e.id, "scale": s, "budget": args.budget,
+            specs.append({"suite": ref, "entry": e.id, "scale": s, "budget": args.budget,
                           "device": args.device, "data_dir": str(args.data_dir) if args.data_dir else None,
                           "runs_dir": str(args.runs_dir) if args.runs_dir else None,
                           "export": str(args.export) if args.export else None, "test": args.test,
@@ -72,7 +77,7 @@ def _jobs(args) -> list[dict]:
                           "deterministic": not args.nondeterministic,
                           "tty_progress": sys.stderr.isatty()})
     if not specs:
-        raise ValueError(f"suites/{suite.id}.toml: nothing to train (no obtain = \"train\" entry at the chosen "
+        raise ValueError(f"{where}: nothing to train (no obtain = \"train\" entry at the chosen "
                          "scales); name entries with --entries")
     return specs
 
