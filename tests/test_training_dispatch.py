@@ -57,7 +57,7 @@ def test_slurm_job_runs_torchrun_inside_the_allocation():
 
 def test_an_edited_suite_copy_trains_with_its_own_budget(tmp_path):
     """`harness train /some/copy.toml` hands the job the copy, not the repository's suite of the same id: an
-    edited [budgets.short] (here HR patch 48 → 72) reaches the run's configuration and so its run key."""
+    edited [budgets.short] (here its HR patch, 72 → 48) reaches the run's configuration and so its run key."""
     import argparse
 
     from harness.suite import SUITES_DIR, load_suite
@@ -65,9 +65,9 @@ def test_an_edited_suite_copy_trains_with_its_own_budget(tmp_path):
     from harness.training.cli import _jobs
 
     text = (SUITES_DIR / "stea_table7.toml").read_text(encoding="utf-8")
-    assert "\nhr_patch = 48\n" in text
+    assert "\nhr_patch = 72\n" in text
     copy = tmp_path / "stea_table7.toml"
-    copy.write_text(text.replace("\nhr_patch = 48\n", "\nhr_patch = 72\n"), encoding="utf-8")
+    copy.write_text(text.replace("\nhr_patch = 72\n", "\nhr_patch = 48\n"), encoding="utf-8")
 
     def job(suite: str) -> dict:
         args = argparse.Namespace(suite=suite, entries=["stea_x4"], scale=None, budget="short", device="cpu",
@@ -81,6 +81,6 @@ def test_an_edited_suite_copy_trains_with_its_own_budget(tmp_path):
         return resolve_entry(suite.entry("stea_x4"), spec["scale"], "short")[2]
 
     repo, edited = job("stea_table7"), job(str(copy))
-    assert repo["suite"] == "stea_table7" and cfg(repo).hr_patch == 48
-    assert edited["suite"] == str(copy.resolve()) and cfg(edited).hr_patch == 72
+    assert repo["suite"] == "stea_table7" and cfg(repo).hr_patch == 72
+    assert edited["suite"] == str(copy.resolve()) and cfg(edited).hr_patch == 48
     assert cfg(edited).hash() != cfg(repo).hash()
