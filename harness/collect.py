@@ -111,6 +111,8 @@ def _judge_cell(suite: Suite, entry: Entry, pc, cell: dict, fixed_status: str | 
         status = "under-budget"
         cell["reason"] = (f"trained here under the {budget!r} budget, not the paper's schedule: the gap measures "
                           f"the budget, not the paper; {cell['reason']}")
+    elif entry.gap and status in ("close", "deviates"):
+        cell["reason"] = f"{cell['reason']}; cause of the gap (measured, the suite's `gap`): {entry.gap}"
     cell["status"] = status
 
 

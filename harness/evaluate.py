@@ -277,13 +277,22 @@ def measure_metrics(ctx: MeasureContext, entry: Entry) -> list[Measurement]:
     for (name, scale), wanted in sorted(_targets(ctx, entry).items()):
         by_scale[scale].append((name, wanted))
     for scale, jobs in sorted(by_scale.items()):
+        ready = []
+        for name, wanted in jobs:  # a test set that is not here needs no model: never train or load for it
+            unavailable = _data_unavailable(ctx, name, scale, wanted)
+            if unavailable is None:
+                ready.append((name, wanted))
+            else:
+                out += unavailable
+        if not ready:
+            continue
         try:
             obtained = obtain_model(ctx, entry, scale)
         except ObtainError as exc:
-            for name, wanted in jobs:
+            for name, wanted in ready:
                 out += _statused(wanted, name, scale, exc.status, str(exc))
             continue
-        for name, wanted in jobs:
+        for name, wanted in ready:
             out += _measure_one(ctx, entry, obtained, name, scale, wanted)
     return out
 
@@ -399,23 +408,30 @@ def _per_kernel_extra(res: EvalResult, metric: str) -> dict[str, Any]:
     }
 
 
-def _measure_one(
-    ctx: MeasureContext, entry: Entry, obtained, name: str, scale: int, wanted: set[str]
-) -> list[Measurement]:
-    out: list[Measurement] = []
-    wanted = set(wanted)
+def _data_unavailable(ctx: MeasureContext, name: str, scale: int, wanted: set[str]) -> list[Measurement] | None:
+    """The cells of a test set that cannot be scored here (no data directory, a set without ground truth, missing
+    or corrupt images), else None — checked before any model is obtained."""
     if ctx.data_dir is None:
         return _statused(wanted, name, scale, "missing-data", "no data directory (--data-dir or $SRBENCH_DATA_DIR)")
     try:
         dataset = ds.get_dataset(name)
         if dataset.access == "no-ground-truth":
             return _statused(wanted, name, scale, "not-run", f"{name} has no ground truth: {dataset.how}")
-        files = ds.list_images(name, ctx.data_dir)
-        ctx.provenance.setdefault("data", {})[name] = ds.fingerprint(name, ctx.data_dir)
+        ds.list_images(name, ctx.data_dir)
     except ds.MissingDataError as exc:
         return _statused(wanted, name, scale, "missing-data", str(exc))
     except (ds.DatasetError, CorruptDataError) as exc:
         return _statused(wanted, name, scale, "error", str(exc))
+    return None
+
+
+def _measure_one(
+    ctx: MeasureContext, entry: Entry, obtained, name: str, scale: int, wanted: set[str]
+) -> list[Measurement]:
+    out: list[Measurement] = []
+    wanted = set(wanted)
+    files = ds.list_images(name, ctx.data_dir, check=False)  # checked (_data_unavailable) before obtaining the model
+    ctx.provenance.setdefault("data", {})[name] = ds.fingerprint(name, ctx.data_dir)
     if "lpips" in wanted:
         try:
             get_lpips_model(ctx.profile.lpips_net, ctx.profile.lpips_version)

@@ -151,6 +151,10 @@ class Entry(_Strict):
     # "suite": the suite's profile and this entry's own overrides and count.
     protocol: Literal["suite", "model"] = "suite"
     row_source: str = ""  # where the printed row comes from, as the paper says ("copied from [6]")
+    # The measured cause of a known gap between this row's measured and printed values (a probe, its numbers and
+    # where they are), when the row is kept on the profile that deviates; collect adds it to the reason of every
+    # cell of the row judged "close" or "deviates", so the report gives the cause with the gap (not an input).
+    gap: str = ""
     measure: list[str] = Field(default_factory=list)  # extra kinds/metrics to measure beyond printed cells
     datasets: list[str] = Field(default_factory=list)  # extra datasets to evaluate beyond printed cells
     paper: list[PaperCell] = Field(default_factory=list)

@@ -314,6 +314,20 @@ def test_measure_metrics_without_data(tmp_path, fake_obtain):
     assert {m.status for m in got} == {"missing-data"} and "--data-dir" in got[0].reason
 
 
+@pytest.mark.realdata
+def test_a_test_set_that_is_not_here_is_reported_without_obtaining_the_model(data_dir, fake_obtain):
+    """Missing data is known before the model is needed: a trained row whose weights are gone must not be
+    re-trained (nor a checkpoint loaded) only to report that Manga109 is missing."""
+    fake_obtain[4] = AssertionError("obtain_model called for a test set that is not here")
+    entry = _entry(scale=4, cells=[("Manga109", "psnr_y"), ("Manga109", "ssim_y")])
+    got = measure_metrics(_ctx(data_dir, [entry]), entry)
+    assert {m.status for m in got} == {"missing-data"} and "manga109.org" in got[0].reason
+    fake_obtain[4] = obtain.Obtained("bicubic", "rgb", "MATLAB-bicubic upscaling")
+    both = _entry(scale=4, cells=[("Manga109", "psnr_y"), ("Set5", "psnr_y")])
+    got = {m.dataset: m for m in measure_metrics(_ctx(data_dir, [both]), both)}
+    assert got["Manga109"].status == "missing-data" and got["Set5"].status is None and got["Set5"].value > 20
+
+
 def test_measure_metrics_respects_dataset_restriction(tmp_path, fake_obtain):
     entry = _entry(datasets=["B100"])
     got = measure_metrics(_ctx(tmp_path, [entry], datasets={"B100"}), entry)

@@ -102,6 +102,25 @@ def test_a_second_run_with_nothing_changed_measures_nothing_and_leaves_the_file(
 
 
 @pytest.mark.realdata
+def test_a_declared_gap_cause_reaches_the_cells_outside_the_band_and_is_not_an_input(tmp_path, data_dir):
+    """An entry's ``gap`` (the measured cause of a known deviation) is added to the reason of its close or
+    deviating cells only — and, being an explanation, never makes a measurement stale."""
+    text = (SUITE.format(profile_a="").replace('value = 28.42, printed = "28.42"', 'value = 20.0, printed = "20.00"', 1)
+            .replace('scale = 4\nprofile', 'scale = 4\ngap = "luma offset, see docs/probe.md"\nprofile', 1))
+    (tmp_path / "s").mkdir()
+    path = tmp_path / "s" / "rec_suite.toml"
+    path.write_text(text)
+    results = tmp_path / "r"
+    doc = run_suite(load_suite(path), opts(results, data_dir), **QUIET).doc
+    (a,) = cells_of(doc, "a")
+    assert a["status"] == "deviates" and a["reason"].endswith("luma offset, see docs/probe.md")
+    assert all("luma offset" not in c["reason"] for c in cells_of(doc, "b"))
+    path.write_text(text.replace('gap = "luma offset, see docs/probe.md"\n', ""))
+    (a,) = cells_of(collect(load_suite(path), results, data_dir=data_dir), "a")
+    assert a["status"] == "deviates" and "luma offset" not in a["reason"]
+
+
+@pytest.mark.realdata
 def test_a_failed_rerun_keeps_the_earlier_measurement(tmp_path, data_dir, monkeypatch):
     suite = load_suite(write_suite(tmp_path / "s"))
     good = run_suite(suite, opts(tmp_path / "r", data_dir), **QUIET).doc
