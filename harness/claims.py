@@ -66,6 +66,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from harness.catalog import get_metric
+from harness.training.recipes import unequal_recipes
 
 if TYPE_CHECKING:  # harness.suite imports this module
     from harness.suite import Suite
@@ -793,6 +794,11 @@ def evaluate_claim(suite: Suite, claim: Claim, cells: list[dict]) -> dict:
              "spreads": {f"{e} {_colname(col)}": s for (e, col), s in info["spreads"].items()},
              "values": vals_noise}
     needs = _needs(claim, suite, mvals, used_keys, info, cells)
+    budgeted = list(dict.fromkeys(c["entry"] for c in out_cells
+                                  if c.get("budget") in ("smoke", "short") and _is_trained(suite, c["entry"], c["metric"])))
+    mixed = unequal_recipes([suite.entry(e) for e in budgeted])
+    if mixed:
+        mdetail += f"; caution: {mixed}"
     if info["dropped"]:
         mdetail += "; left out: " + "; ".join(info["dropped"][:4])
     return {**base, "paper_verdict": pv, "paper_detail": pdetail, "verdict": mv, "detail": mdetail,

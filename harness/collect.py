@@ -31,6 +31,7 @@ from harness.results import (
     write_results,
 )
 from harness.suite import Entry, Suite
+from harness.training.recipes import recipe_groups, recipe_name, recipe_text
 
 # Statuses that count as a reproduction of a printed number (per evidence class, never "consistency").
 REPRODUCED = ("match",)
@@ -107,6 +108,15 @@ def _judge_cell(suite: Suite, entry: Entry, pc, cell: dict, fixed_status: str | 
     cell["delta"] = delta
     budget = cell.get("budget")
     trained = cell["evidence"].startswith("trained:")
+    if trained and budget != "paper":
+        # a budget fixes data, iterations, batch, patch and seed, not the recipe: say where a row's differs
+        groups = recipe_groups(e for e in suite.entries if e.obtain == "train")
+        main = max(groups, key=lambda name: len(groups[name]))
+        if recipe_name(entry) != main:
+            cell["reason"] = (f"{cell['reason']}; not an equal-schedule row of this table: trained on "
+                              f"{recipe_text(recipe_name(entry))}, while {len(groups[main])} of its "
+                              f"{sum(map(len, groups.values()))} trained rows use {recipe_text(main)} (same data, "
+                              "iterations, batch, patch and seed; not the same recipe)")
     if trained and budget != "paper" and status in ("close", "deviates"):
         status = "under-budget"
         cell["reason"] = (f"trained here under the {budget!r} budget, not the paper's schedule: the gap measures "

@@ -391,3 +391,34 @@ def test_the_end_of_a_run_shows_a_judged_claims_measured_gaps():
     assert claim_line({**judged, "verdict": "not-run"}) == "  claim c: paper holds, measured not-run"
     long = claim_line({**judged, "detail": "x" * 500}, width=40)
     assert long.endswith("…") and len(long) < 120
+
+
+# ------------------------------------------------------------------ rows on different recipes
+
+def test_rows_on_different_recipes_are_flagged_in_the_claim_and_in_the_odd_rows_cells(tmp_path):
+    """A budget fixes data, iterations, batch, patch and seed, not the recipe: a claim between rows trained on
+    different recipes says so, and the odd row's cells say which recipe they were trained on."""
+    from harness.collect import _judge_cell
+
+    same = load_suite(write(tmp_path), check_models=False)
+    cells = [cell("net_a", 27.50, budget="short"), cell("net_b", 27.00, budget="short")]
+    assert "different recipes" not in by_id(evaluate_claims(same, cells))["a_beats_b"]["detail"]
+
+    body = SUITE.replace('id = "net_b"\nrow = "Net B"\nmodel = "bicubic"\nobtain = "train"\nscale = 4\n'
+                         'train = {{ recipe = "default", dataset = "T91" }}',
+                         'id = "net_b"\nrow = "Net B"\nmodel = "bicubic"\nobtain = "train"\nscale = 4\n'
+                         'train = {{ recipe = "fsrcnn", dataset = "T91" }}')
+    assert body != SUITE
+    mixed = load_suite(write(tmp_path, body, name="t_mixed"), check_models=False)
+    r = by_id(evaluate_claims(mixed, cells))["a_beats_b"]
+    assert r["verdict"] == "holds"  # the verdict stands; the detail says what it mixes
+    assert "different recipes" in r["detail"] and "net_b on recipe 'fsrcnn': L2" in r["detail"]
+
+    def judged(entry_id: str) -> str:
+        e = mixed.entry(entry_id)
+        c = {"metric": "psnr_y", "measured": 27.0, "evidence": "trained:short", "budget": "short", "reason": "r"}
+        _judge_cell(mixed, e, e.paper[0], c, None)
+        return c["reason"]
+
+    assert "not an equal-schedule row" in judged("net_b") and "recipe 'fsrcnn'" in judged("net_b")
+    assert "not an equal-schedule row" not in judged("net_a")

@@ -32,13 +32,13 @@ from harness.training.distributed import Dist
 from harness.training.engine import Trainer, build_model
 from harness.training.progress import Progress
 from harness.training.recipes import (
-    MODEL_RECIPES,
     Budget,
     BudgetError,
     Recipe,
     TrainConfig,
     get_budget,
     get_recipe,
+    recipe_name,
     resolve,
 )
 
@@ -47,13 +47,6 @@ ON_THE_FLY = {"bicubic", "random_gaussian_blur", "gaussian_blur"}
 
 def label(entry: Entry, scale: int, budget: str) -> str:
     return f"entry {entry.id!r} ×{scale} [{budget} budget]"
-
-
-def recipe_name(entry: Entry) -> str:
-    """The entry's declared recipe, else its model's default (``MODEL_RECIPES``), else ``default``."""
-    if entry.train is not None and "recipe" in entry.train.model_fields_set:
-        return entry.train.recipe
-    return MODEL_RECIPES.get(entry.model or "", "default")
 
 
 def sized_budget(budget: Budget, size, reduced_kwargs: dict | None = None) -> Budget:

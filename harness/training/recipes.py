@@ -203,6 +203,51 @@ RECIPES: dict[str, Recipe] = {
 MODEL_RECIPES: dict[str, str] = {"fsrcnn": "fsrcnn", "carn": "carn", "carn_m": "carn"}
 
 
+def recipe_name(entry) -> str:
+    """The entry's declared recipe, else its model's default (``MODEL_RECIPES``), else ``default``."""
+    if entry.train is not None and "recipe" in entry.train.model_fields_set:
+        return entry.train.recipe
+    return MODEL_RECIPES.get(entry.model or "", "default")
+
+
+def recipe_groups(entries) -> dict[str, list[str]]:
+    """Recipe name → ids of the given entries trained with it (insertion order)."""
+    out: dict[str, list[str]] = {}
+    for e in entries:
+        out.setdefault(recipe_name(e), []).append(e.id)
+    return out
+
+
+def recipe_text(name: str) -> str:
+    """A recipe's loss, optimiser and lr schedule in a few words (what a short run keeps of it)."""
+    r = RECIPES.get(name)
+    if r is None:
+        return f"recipe {name!r}"
+    if r.schedule == "multistep" and r.iterations:  # a budget keeps the decay points' fractions of the run
+        sched = f"lr {r.lr:g} ×{r.gamma:g} at {', '.join(f'{m / r.iterations:.0%}' for m in r.milestones)} of the run"
+    elif r.schedule == "step" and r.iterations and r.step_every:
+        sched = f"lr {r.lr:g} ×{r.gamma:g} every {r.step_every / r.iterations:.0%} of the run"
+    else:
+        sched = _schedule_text(r)
+    return f"recipe {name!r}: {r.loss.upper()}, {r.optimizer.capitalize()}, {sched}"
+
+
+def unequal_recipes(entries) -> str | None:
+    """Why rows trained under one smoke/short budget are *not* an equal-schedule comparison, or None.
+
+    A budget fixes data, iterations, batch, patch and seed for every row, but each row keeps its own
+    recipe's loss, optimiser and learning-rate schedule (decay points scaled to the same fractions), so rows
+    on different recipes differ in more than the architecture.
+    """
+    groups = recipe_groups(entries)
+    if len(groups) < 2:
+        return None
+    parts = [f"{', '.join(ids)} on {recipe_text(name)}" for name, ids in groups.items()]
+    return ("rows trained on different recipes (" + "; ".join(parts) + "): same data, iterations, batch, patch "
+            "and seed, but not the same loss/optimiser/lr schedule, so the gap mixes the architecture with the "
+            "recipe")
+
+
 @dataclass(frozen=True)
 class Budget:
     name: str
@@ -232,8 +277,9 @@ BUDGETS: dict[str, Budget] = {
         Budget("smoke", "SMOKE run (proves the pipeline; the model is barely trained)",
                iterations=20, batch=4, hr_patch=24, dataset="T91", checkpoint_every=10, val_every=0,
                cpu_hours_cap=0.1, eval_gmacs_cap=1_500),
-        Budget("short", "short equal-budget run (same data, iterations, schedule and seed for every row; "
-                        "far below any paper schedule)",
+        Budget("short", "short equal-budget run (same data, iterations, batch, patch and seed for every row, each "
+                        "on its recipe's loss, optimiser and lr schedule with the decay points at the same "
+                        "fractions; far below any paper schedule)",
                iterations=15_000, batch=32, hr_patch=72, dataset="T91", checkpoint_every=1_000, val_every=1_000,
                cpu_hours_cap=2.0, eval_gmacs_cap=30_000),
         Budget("paper", "the paper's schedule; needs a GPU",
