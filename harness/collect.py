@@ -31,7 +31,7 @@ from harness.results import (
     write_results,
 )
 from harness.suite import Entry, Suite
-from harness.training.recipes import recipe_groups, recipe_name, recipe_text
+from harness.training.recipes import odd_recipe_rows
 
 # Statuses that count as a reproduction of a printed number (per evidence class, never "consistency").
 REPRODUCED = ("match",)
@@ -99,7 +99,9 @@ def _skeleton(suite: Suite) -> dict[tuple, dict]:
     return cells
 
 
-def _judge_cell(suite: Suite, entry: Entry, pc, cell: dict, fixed_status: str | None) -> None:
+def _judge_cell(suite: Suite, entry: Entry, pc, cell: dict, fixed_status: str | None,
+                odd_recipe: str | None = None) -> None:
+    """``odd_recipe``: the row's note from ``odd_recipe_rows`` (its recipe is not its table's), if any."""
     if fixed_status is not None:
         cell["status"] = fixed_status
         return
@@ -108,15 +110,9 @@ def _judge_cell(suite: Suite, entry: Entry, pc, cell: dict, fixed_status: str | 
     cell["delta"] = delta
     budget = cell.get("budget")
     trained = cell["evidence"].startswith("trained:")
-    if trained and budget != "paper":
+    if trained and budget != "paper" and odd_recipe:
         # a budget fixes data, iterations, batch, patch and seed, not the recipe: say where a row's differs
-        groups = recipe_groups(e for e in suite.entries if e.obtain == "train")
-        main = max(groups, key=lambda name: len(groups[name]))
-        if recipe_name(entry) != main:
-            cell["reason"] = (f"{cell['reason']}; not an equal-schedule row of this table: trained on "
-                              f"{recipe_text(recipe_name(entry))}, while {len(groups[main])} of its "
-                              f"{sum(map(len, groups.values()))} trained rows use {recipe_text(main)} (same data, "
-                              "iterations, batch, patch and seed; not the same recipe)")
+        cell["reason"] = f"{cell['reason']}; {odd_recipe}"
     if trained and budget != "paper" and status in ("close", "deviates"):
         status = "under-budget"
         cell["reason"] = (f"trained here under the {budget!r} budget, not the paper's schedule: the gap measures "
@@ -129,6 +125,7 @@ def _judge_cell(suite: Suite, entry: Entry, pc, cell: dict, fixed_status: str | 
 def collect(suite: Suite, results_dir: Path, *, data_dir: Path | None = None) -> dict:
     """The results document of one suite from its records (pure: reads records, returns the doc)."""
     cells = _skeleton(suite)
+    odd_recipes = odd_recipe_rows(e for e in suite.entries if e.obtain == "train")
     runs: dict[str, dict] = {}
     data: dict[str, str] = {}
     weights: dict[str, str] = {}
@@ -165,7 +162,7 @@ def collect(suite: Suite, results_dir: Path, *, data_dir: Path | None = None) ->
                 cell["reason"] = (f"stale: measured under inputs that differ from the suite's now ({'; '.join(changed)[:400]}); "
                                   f"re-measure with {_remeasure_command(suite, entry, cell)}. Was: {cell['reason']}")
             else:
-                _judge_cell(suite, entry, pc, cell, rc.get("status"))
+                _judge_cell(suite, entry, pc, cell, rc.get("status"), odd_recipes.get(entry.id))
                 for d, fp in (had or {}).get("data", {}).items():
                     data[d] = fp
                 for s, sha in (had or {}).get("weights", {}).items():

@@ -3,7 +3,8 @@
 For every ``results/records/<suite>/*.json``: the ``wall_s`` of each run that made one of its current cells,
 summed per suite.  A ``reproduce`` that trained a row before scoring it has the training inside that wall
 time; the second column estimates that part from the training records (``results/training/*/record.json``):
-a training that finished inside such a run, or that took no longer than the job that used it.  Usage: ``python scripts/record_minutes.py [RESULTS_DIR]``.
+a training that finished inside such a run, or that took no longer than the job that used it (a lower bound:
+resumed runs are missed).  Usage: ``python scripts/record_minutes.py [RESULTS_DIR]``.
 """
 
 from __future__ import annotations

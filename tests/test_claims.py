@@ -399,6 +399,7 @@ def test_rows_on_different_recipes_are_flagged_in_the_claim_and_in_the_odd_rows_
     """A budget fixes data, iterations, batch, patch and seed, not the recipe: a claim between rows trained on
     different recipes says so, and the odd row's cells say which recipe they were trained on."""
     from harness.collect import _judge_cell
+    from harness.training.recipes import odd_recipe_rows
 
     same = load_suite(write(tmp_path), check_models=False)
     cells = [cell("net_a", 27.50, budget="short"), cell("net_b", 27.00, budget="short")]
@@ -417,7 +418,8 @@ def test_rows_on_different_recipes_are_flagged_in_the_claim_and_in_the_odd_rows_
     def judged(entry_id: str) -> str:
         e = mixed.entry(entry_id)
         c = {"metric": "psnr_y", "measured": 27.0, "evidence": "trained:short", "budget": "short", "reason": "r"}
-        _judge_cell(mixed, e, e.paper[0], c, None)
+        odd = odd_recipe_rows(x for x in mixed.entries if x.obtain == "train")
+        _judge_cell(mixed, e, e.paper[0], c, None, odd.get(entry_id))
         return c["reason"]
 
     assert "not an equal-schedule row" in judged("net_b") and "recipe 'fsrcnn'" in judged("net_b")

@@ -77,7 +77,14 @@ class Recipe:
                 f"{_schedule_text(self)}, on {self.dataset or 'an unstated training set'} ({self.source})")
 
 
-def _schedule_text(r: Recipe | TrainConfig) -> str:
+def _schedule_text(r: Recipe | TrainConfig, *, as_fractions: bool = False) -> str:
+    """The lr schedule in words; ``as_fractions``: decay points as fractions of the recipe's run, which is what
+    a smoke/short budget keeps of them."""
+    n = getattr(r, "iterations", None) if as_fractions else None
+    if n and r.schedule == "multistep":
+        return f"lr {r.lr:g} ×{r.gamma:g} at {', '.join(f'{m / n:.0%}' for m in r.milestones)} of the run"
+    if n and r.schedule == "step" and r.step_every:
+        return f"lr {r.lr:g} ×{r.gamma:g} every {r.step_every / n:.0%} of the run"
     if r.schedule == "step":
         return f"lr {r.lr:g} ×{r.gamma:g} every {r.step_every:,} iterations"
     if r.schedule == "multistep":
@@ -223,13 +230,7 @@ def recipe_text(name: str) -> str:
     r = RECIPES.get(name)
     if r is None:
         return f"recipe {name!r}"
-    if r.schedule == "multistep" and r.iterations:  # a budget keeps the decay points' fractions of the run
-        sched = f"lr {r.lr:g} ×{r.gamma:g} at {', '.join(f'{m / r.iterations:.0%}' for m in r.milestones)} of the run"
-    elif r.schedule == "step" and r.iterations and r.step_every:
-        sched = f"lr {r.lr:g} ×{r.gamma:g} every {r.step_every / r.iterations:.0%} of the run"
-    else:
-        sched = _schedule_text(r)
-    return f"recipe {name!r}: {r.loss.upper()}, {r.optimizer.capitalize()}, {sched}"
+    return f"recipe {name!r}: {r.loss.upper()}, {r.optimizer.capitalize()}, {_schedule_text(r, as_fractions=True)}"
 
 
 def unequal_recipes(entries) -> str | None:
@@ -246,6 +247,17 @@ def unequal_recipes(entries) -> str | None:
     return ("rows trained on different recipes (" + "; ".join(parts) + "): same data, iterations, batch, patch "
             "and seed, but not the same loss/optimiser/lr schedule, so the gap mixes the architecture with the "
             "recipe")
+
+
+def odd_recipe_rows(entries) -> dict[str, str]:
+    """Entry id → note, for each trained row whose recipe is not the one most of the given rows use."""
+    groups = recipe_groups(entries)
+    main = max(groups, key=lambda name: len(groups[name]), default=None)
+    total = sum(map(len, groups.values()))
+    return {eid: (f"not an equal-schedule row of this table: trained on {recipe_text(name)}, while "
+                  f"{len(groups[main])} of its {total} trained rows use {recipe_text(main)} (same data, "
+                  "iterations, batch, patch and seed; not the same recipe)")
+            for name, ids in groups.items() if name != main for eid in ids}
 
 
 @dataclass(frozen=True)

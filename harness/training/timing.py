@@ -13,7 +13,6 @@ from torch import nn
 from harness.measure import MeasureContext, Measurement
 from harness.suite import Entry
 from harness.training import recipes as budgets
-from harness.training.api import recipe_name
 from harness.training.engine import build_model
 from harness.training.engine import device_text as _device_text
 
@@ -55,7 +54,7 @@ def measure_training_time(ctx: MeasureContext, entry: Entry) -> list[Measurement
         return [Measurement("train_time", None, scale=s, status="not-run",
                             reason=entry.reason or "no model to time") for s in scales]
     try:
-        recipe = budgets.get_recipe(recipe_name(entry))
+        recipe = budgets.get_recipe(budgets.recipe_name(entry))
         budget = budgets.get_budget(ctx.budget)
     except budgets.BudgetError as exc:
         return [Measurement("train_time", None, scale=s, status="error", reason=str(exc)) for s in scales]
