@@ -38,7 +38,10 @@ def model_identity(obtained) -> dict[str, str] | None:
     """What names this model's weights exactly, or None (then nothing is re-used)."""
     prov = getattr(obtained, "provenance", None) or {}
     if prov.get("run_key") and prov.get("finished", True):
-        return {"training_run": str(prov["run_key"]), "iterations": str(prov.get("iterations"))}
+        # a retrain of one run key is not bit-identical on a CPU (results/probes/stea_x4_retrain.json):
+        # the weights' checksum, where the run recorded it, tells the two apart
+        sha = {"weights_sha256": str(prov["weights_sha256"])} if prov.get("weights_sha256") else {}
+        return {"training_run": str(prov["run_key"]), "iterations": str(prov.get("iterations")), **sha}
     if prov.get("sha256"):
         return {"weights_sha256": str(prov["sha256"])}
     return None

@@ -391,3 +391,10 @@ def test_identical_evaluation_is_reused_across_suites_and_only_then(data_dir, tm
     assert {m.metric: m.value for m in measure_metrics(_ctx(data_dir, [entry]), entry)} == {
         "psnr_y": first["psnr_y"].value, "ssim_y": first["ssim_y"].value}
     assert len(calls) == 8
+    # a retrain of the same run key with other weights (not bit-identical on a CPU) is evaluated again;
+    # the same weights again are re-used
+    for sha, n in (("aa", 9), ("bb", 10), ("aa", 10)):
+        fake_obtain[2] = obtain.Obtained(Half(), "rgb", "trained", {"run_key": "k1", "iterations": 10,
+                                                                     "finished": True, "weights_sha256": sha})
+        measure_metrics(_ctx(data_dir, [entry]), entry)
+        assert len(calls) == n, sha

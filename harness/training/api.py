@@ -271,6 +271,7 @@ def train_entry(ctx: MeasureContext, entry: Entry, scale: int, *, runs_dir: Path
         "finished": rec["finished"], "cached": cached, "wall_s": rec["wall_s"], "final_loss": rec["final_loss"],
         "final_val_psnr": rec.get("final_val_psnr"), "record": record_path, "config": cfg.to_dict(),
         "recipe": recipe.name, "device": rec.get("device", ctx.device),
+        "weights_sha256": (rec.get("weights") or {}).get("sha256"),
     }
     info["reason"] = _reason(recipe, budget, cfg, rec, record_path)
     if not budget.is_paper:
